@@ -1,0 +1,1 @@
+"""Collecting an AWS account: what to call (spec), how to call it (collector), with which session."""

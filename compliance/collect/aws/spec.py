@@ -1,0 +1,105 @@
+"""What to collect from an AWS account, as data.
+
+Each `Call` is one API operation made once per region (or once, for global services); each `Follow`
+is a per-item call made for every item the parent returned. Parameter values are templates filled
+from the parent items and the region, e.g. ``{"Bucket": "{Name}"}``. A new resource type costs a
+few lines here; the collector does the calling, paging, retrying and recording.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+REGIONAL = "regional"
+GLOBAL = "global"
+
+
+@dataclass(frozen=True)
+class Follow:
+    operation: str
+    params: dict[str, Any]
+    service: str | None = None
+    key: str | None = None
+    """Where the answer holds the items that `then` follows further."""
+    absent: frozenset[str] = frozenset()
+    """Error codes that mean 'nothing configured': recorded as a definite answer, not an error."""
+    when: Callable[[dict[str, Any]], bool] | None = None
+    select: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None
+    then: tuple[Follow, ...] = ()
+
+
+@dataclass(frozen=True)
+class Call:
+    service: str
+    operation: str
+    key: str | None = None
+    scope: str = REGIONAL
+    params: dict[str, Any] = field(default_factory=dict)
+    absent: frozenset[str] = frozenset()
+    follow: tuple[Follow, ...] = ()
+
+
+def _newest_image(images: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(images, key=lambda i: str(i.get("imagePushedAt", "")))[-1:]
+
+
+def _is_alb(lb: dict[str, Any]) -> bool:
+    return lb.get("Type") == "application"
+
+
+def _home_region(trail: dict[str, Any]) -> bool:
+    return trail.get("HomeRegion") in (None, trail["region"])
+
+
+WAF_FOR = "get_web_acl_for_resource"
+
+AWS_SPEC: tuple[Call, ...] = (
+    Call("iam", "get_account_summary", scope=GLOBAL),
+    Call("iam", "list_users", "Users", scope=GLOBAL, follow=(
+        Follow("get_login_profile", {"UserName": "{UserName}"}, absent=frozenset({"NoSuchEntity"})),
+        Follow("list_mfa_devices", {"UserName": "{UserName}"}),
+    )),
+    Call("s3", "list_buckets", "Buckets", scope=GLOBAL, follow=(
+        Follow("get_bucket_encryption", {"Bucket": "{Name}"},
+               absent=frozenset({"ServerSideEncryptionConfigurationNotFoundError"})),
+        Follow("get_bucket_tagging", {"Bucket": "{Name}"}, absent=frozenset({"NoSuchTagSet"})),
+        Follow("get_object_lock_configuration", {"Bucket": "{Name}"},
+               absent=frozenset({"ObjectLockConfigurationNotFoundError"})),
+    )),
+    Call("ec2", "describe_security_groups", "SecurityGroups"),
+    Call("ec2", "get_ebs_encryption_by_default"),
+    Call("rds", "describe_db_instances", "DBInstances"),
+    Call("elbv2", "describe_load_balancers", "LoadBalancers", follow=(
+        Follow("describe_listeners", {"LoadBalancerArn": "{LoadBalancerArn}"}),
+        Follow(WAF_FOR, {"ResourceArn": "{LoadBalancerArn}"}, service="wafv2", when=_is_alb),
+    )),
+    Call("apigateway", "get_rest_apis", "items", follow=(
+        Follow("get_stages", {"restApiId": "{id}"}, key="item", then=(
+            Follow(WAF_FOR, {"ResourceArn": "arn:aws:apigateway:{region}::/restapis/{id}/stages/{stageName}"},
+                   service="wafv2"),
+        )),
+    )),
+    Call("wafv2", "list_web_acls", "WebACLs", params={"Scope": "REGIONAL"}, follow=(
+        Follow("get_web_acl", {"Name": "{Name}", "Id": "{Id}", "Scope": "REGIONAL"}),
+        Follow("get_logging_configuration", {"ResourceArn": "{ARN}"},
+               absent=frozenset({"WAFNonexistentItemException"})),
+    )),
+    Call("kms", "list_keys", "Keys", follow=(
+        Follow("describe_key", {"KeyId": "{KeyId}"}),
+        Follow("get_key_rotation_status", {"KeyId": "{KeyId}"}),
+    )),
+    Call("cloudtrail", "describe_trails", "trailList", follow=(
+        Follow("get_trail_status", {"Name": "{TrailARN}"}, when=_home_region),
+    )),
+    Call("ecr", "get_registry_scanning_configuration"),
+    Call("ecr", "describe_repositories", "repositories", follow=(
+        Follow("describe_images", {"repositoryName": "{repositoryName}"}, key="imageDetails",
+               select=_newest_image, then=(
+                   Follow("describe_image_scan_findings",
+                          {"repositoryName": "{repositoryName}", "imageId": {"imageDigest": "{imageDigest}"}},
+                          absent=frozenset({"ScanNotFoundException"})),
+               )),
+    )),
+)

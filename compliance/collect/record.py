@@ -1,0 +1,103 @@
+"""Evidence records: one per API call, kept with the scan as the raw proof behind every finding."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Outcome(StrEnum):
+    OK = "ok"
+    ABSENT = "absent"
+    """The service answered that nothing is configured (e.g. no bucket policy): a definite answer."""
+    ERROR = "error"
+    """The data could not be read: access denied, throttled, not implemented, unreachable."""
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_json_default, ensure_ascii=False)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC).isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray):
+        return value.hex()
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    return str(value)
+
+
+def jsonable(value: Any) -> Any:
+    """The response as plain JSON types, exactly as it will be hashed and stored."""
+    return json.loads(canonical_json(value))
+
+
+def utcnow() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+def record_id(source: str, service: str, operation: str, scope: str | None, params: dict) -> str:
+    digest = hashlib.sha256(canonical_json(params).encode()).hexdigest()[:10]
+    return f"{source}:{service}.{operation}@{scope or 'global'}#{digest}"
+
+
+@dataclass(frozen=True)
+class EvidenceRecord:
+    source: str
+    service: str
+    operation: str
+    scope: str | None
+    params: dict
+    collected_at: str
+    outcome: Outcome
+    response: Any = None
+    request_id: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    id: str = field(default="")
+    sha256: str = field(default="")
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            object.__setattr__(self, "id", record_id(self.source, self.service, self.operation,
+                                                     self.scope, self.params))
+        if not self.sha256:
+            body = self.response if self.outcome is not Outcome.ERROR else {
+                "error_code": self.error_code, "error_message": self.error_message}
+            object.__setattr__(self, "sha256", hashlib.sha256(canonical_json(body).encode()).hexdigest())
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.OK
+
+    @property
+    def error(self) -> str:
+        """A one-line description of why the data is missing, for an ERROR finding's reason."""
+        return f"{self.service}:{self.operation} failed: {self.error_code}: {self.error_message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "source": self.source, "service": self.service, "operation": self.operation,
+            "scope": self.scope, "params": self.params, "collected_at": self.collected_at,
+            "outcome": str(self.outcome), "request_id": self.request_id, "error_code": self.error_code,
+            "error_message": self.error_message, "sha256": self.sha256, "response": self.response,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EvidenceRecord:
+        return cls(
+            source=data["source"], service=data["service"], operation=data["operation"],
+            scope=data.get("scope"), params=data.get("params") or {}, collected_at=data["collected_at"],
+            outcome=Outcome(data["outcome"]), response=data.get("response"),
+            request_id=data.get("request_id"), error_code=data.get("error_code"),
+            error_message=data.get("error_message"), id=data.get("id", ""), sha256=data.get("sha256", ""),
+        )

@@ -1,0 +1,63 @@
+"""The finding: the one record every check yields and every report reads."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+
+
+class Status(StrEnum):
+    PASS = "PASS"
+    FAIL = "FAIL"
+    ERROR = "ERROR"
+    MANUAL = "MANUAL"
+
+
+class Severity(IntEnum):
+    """OCSF severity_id values, so a severity converts to the findings file unchanged."""
+
+    INFORMATIONAL = 1
+    LOW = 2
+    MEDIUM = 3
+    HIGH = 4
+    CRITICAL = 5
+
+    @property
+    def label(self) -> str:
+        return self.name.capitalize()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            names = ", ".join(s.name.lower() for s in cls)
+            raise ValueError(f"unknown severity {text!r}: expected one of {names}") from None
+
+
+def finding_uid(check_id: str, resource_id: str) -> str:
+    """Stable across scans for the same check and resource, so diffs and waivers can key on it."""
+    return hashlib.sha256(f"{check_id}\x00{resource_id}".encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Finding:
+    check_id: str
+    resource_id: str
+    status: Status
+    reason: str
+    severity: Severity
+    resource_type: str = ""
+    region: str | None = None
+    evidence_ids: tuple[str, ...] = ()
+    suppressed_by: str | None = None
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def uid(self) -> str:
+        return finding_uid(self.check_id, self.resource_id)
+
+    @property
+    def failed(self) -> bool:
+        return self.status is Status.FAIL

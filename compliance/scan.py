@@ -1,0 +1,81 @@
+"""A scan as the rest of the pipeline sees it: scope, identity, evidence, findings and results."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from compliance import __version__
+from compliance.collect.record import EvidenceRecord, utcnow
+from compliance.findings import Finding, Severity, Status
+
+
+class RocResult(StrEnum):
+    """The PCI Report on Compliance vocabulary for a requirement's result."""
+
+    IN_PLACE = "In Place"
+    NOT_IN_PLACE = "Not in Place"
+    NOT_APPLICABLE = "Not Applicable"
+    NOT_TESTED = "Not Tested"
+
+
+@dataclass(frozen=True)
+class RequirementResult:
+    framework: str
+    requirement_id: str
+    result: RocResult
+    detail: str
+    check_ids: tuple[str, ...] = ()
+    compensating: tuple[str, ...] = ()
+    """Waivers' compensating controls (or justifications) that turned failures into In Place."""
+    attestation_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WaiverUse:
+    """A waiver as it applied to one scan: active, expired or matching nothing."""
+
+    check_id: str
+    resource_pattern: str
+    justification: str
+    approver: str
+    expires: str
+    state: str
+    compensating_control: str | None = None
+    matched: tuple[str, ...] = ()
+
+
+@dataclass
+class Scan:
+    target: str
+    scope: dict[str, Any]
+    identity: dict[str, Any] = field(default_factory=dict)
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    started_at: str = field(default_factory=utcnow)
+    finished_at: str | None = None
+    tool_version: str = __version__
+    catalog_versions: dict[str, str] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    evidence: list[EvidenceRecord] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    requirement_results: list[RequirementResult] = field(default_factory=list)
+    waivers: list[WaiverUse] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        out = {s.value: 0 for s in Status}
+        for f in self.findings:
+            out[f.status.value] += 1
+        return out
+
+    def failing(self, at_least: Severity = Severity.INFORMATIONAL) -> list[Finding]:
+        """Unwaived failures at or above a severity: what a CI gate fails on."""
+        return [f for f in self.findings
+                if f.status is Status.FAIL and f.suppressed_by is None and f.severity >= at_least]
+
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.status is Status.ERROR]
+
+    def evidence_by_id(self) -> dict[str, EvidenceRecord]:
+        return {rec.id: rec for rec in self.evidence}

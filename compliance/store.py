@@ -1,0 +1,207 @@
+"""Scans, findings, evidence, requirement results, waivers and attestations in SQL (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text, create_engine, delete, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from compliance.collect.record import EvidenceRecord, Outcome
+from compliance.errors import UsageError
+from compliance.findings import Finding, Severity, Status
+from compliance.scan import RequirementResult, RocResult, Scan, WaiverUse
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ScanRow(Base):
+    __tablename__ = "scans"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    target: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[str] = mapped_column(String(40), index=True)
+    finished_at: Mapped[str | None] = mapped_column(String(40))
+    tool_version: Mapped[str] = mapped_column(String(40))
+    scope: Mapped[dict] = mapped_column(JSON)
+    identity: Mapped[dict] = mapped_column(JSON)
+    catalog_versions: Mapped[dict] = mapped_column(JSON)
+    options: Mapped[dict] = mapped_column(JSON)
+
+
+class EvidenceRow(Base):
+    __tablename__ = "evidence_records"
+    scan_id: Mapped[str] = mapped_column(ForeignKey("scans.id", ondelete="CASCADE"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(400), primary_key=True)
+    body: Mapped[dict] = mapped_column(JSON)
+
+
+class FindingRow(Base):
+    __tablename__ = "findings"
+    scan_id: Mapped[str] = mapped_column(ForeignKey("scans.id", ondelete="CASCADE"), primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), primary_key=True)
+    check_id: Mapped[str] = mapped_column(String(200), index=True)
+    resource_id: Mapped[str] = mapped_column(Text)
+    resource_type: Mapped[str] = mapped_column(String(200))
+    region: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(8), index=True)
+    severity: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    evidence_ids: Mapped[list] = mapped_column(JSON)
+    suppressed_by: Mapped[str | None] = mapped_column(Text)
+
+
+class RequirementRow(Base):
+    __tablename__ = "requirement_results"
+    scan_id: Mapped[str] = mapped_column(ForeignKey("scans.id", ondelete="CASCADE"), primary_key=True)
+    framework: Mapped[str] = mapped_column(String(40), primary_key=True)
+    requirement_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    result: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(Text)
+    check_ids: Mapped[list] = mapped_column(JSON)
+    compensating: Mapped[list] = mapped_column(JSON)
+    attestation_ids: Mapped[list] = mapped_column(JSON)
+
+
+class WaiverRow(Base):
+    __tablename__ = "scan_waivers"
+    scan_id: Mapped[str] = mapped_column(ForeignKey("scans.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    body: Mapped[dict] = mapped_column(JSON)
+
+
+class AttestationRow(Base):
+    __tablename__ = "attestations"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    framework: Mapped[str] = mapped_column(String(40), index=True)
+    requirement_id: Mapped[str] = mapped_column(String(40), index=True)
+    attested_by: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[str] = mapped_column(String(40))
+    expires_at: Mapped[str] = mapped_column(String(40))
+    files: Mapped[list] = mapped_column(JSON)
+    """[{name, sha256, size}] in the order given; the bytes are in attestation_files."""
+
+
+class AttestationFileRow(Base):
+    __tablename__ = "attestation_files"
+    attestation_id: Mapped[str] = mapped_column(ForeignKey("attestations.id", ondelete="CASCADE"),
+                                                primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(400))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+def default_url() -> str:
+    if url := os.environ.get("COMPLY_DB"):
+        return url
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "comply"
+    return f"sqlite:///{base / 'comply.db'}"
+
+
+def _engine(url: str) -> Engine:
+    try:
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, future=True)
+        Base.metadata.create_all(engine)
+    except (ArgumentError, OperationalError, ModuleNotFoundError, OSError) as exc:
+        raise UsageError(f"cannot open database {url!r}: {str(exc).splitlines()[0]}") from None
+    return engine
+
+
+class Store:
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or default_url()
+        self.engine = _engine(self.url)
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    def save_scan(self, scan: Scan) -> str:
+        with self.session() as db, db.begin():
+            db.execute(delete(ScanRow).where(ScanRow.id == scan.id))
+            db.add(ScanRow(id=scan.id, target=scan.target, started_at=scan.started_at,
+                           finished_at=scan.finished_at, tool_version=scan.tool_version, scope=scan.scope,
+                           identity=scan.identity, catalog_versions=scan.catalog_versions,
+                           options=scan.options))
+            db.flush()
+            db.add_all(EvidenceRow(scan_id=scan.id, id=rec.id, body=rec.as_dict()) for rec in scan.evidence)
+            db.add_all(_finding_row(scan.id, f) for f in _unique(scan.findings))
+            db.add_all(RequirementRow(scan_id=scan.id, framework=r.framework, requirement_id=r.requirement_id,
+                                      result=r.result.value, detail=r.detail, check_ids=list(r.check_ids),
+                                      compensating=list(r.compensating),
+                                      attestation_ids=list(r.attestation_ids))
+                       for r in scan.requirement_results)
+            db.add_all(WaiverRow(scan_id=scan.id, position=i, body=_waiver_dict(w))
+                       for i, w in enumerate(scan.waivers))
+        return scan.id
+
+    def load_scan(self, scan_id: str) -> Scan:
+        with self.session() as db:
+            row = db.get(ScanRow, scan_id)
+            if row is None:
+                raise UsageError(f"no scan {scan_id!r} in {self.url}")
+            scan = Scan(target=row.target, scope=row.scope, identity=row.identity, id=row.id,
+                        started_at=row.started_at, finished_at=row.finished_at, tool_version=row.tool_version,
+                        catalog_versions=row.catalog_versions, options=row.options)
+            scan.evidence = [EvidenceRecord.from_dict(r.body) for r in
+                             db.scalars(select(EvidenceRow).where(EvidenceRow.scan_id == scan_id))]
+            scan.findings = [_finding(r) for r in
+                             db.scalars(select(FindingRow).where(FindingRow.scan_id == scan_id)
+                                        .order_by(FindingRow.check_id, FindingRow.resource_id))]
+            scan.requirement_results = [
+                RequirementResult(r.framework, r.requirement_id, RocResult(r.result), r.detail,
+                                  tuple(r.check_ids), tuple(r.compensating), tuple(r.attestation_ids))
+                for r in db.scalars(select(RequirementRow).where(RequirementRow.scan_id == scan_id))]
+            scan.waivers = [_waiver(r.body) for r in
+                            db.scalars(select(WaiverRow).where(WaiverRow.scan_id == scan_id)
+                                       .order_by(WaiverRow.position))]
+        return scan
+
+    def list_scans(self) -> list[ScanRow]:
+        with self.session() as db:
+            return list(db.scalars(select(ScanRow).order_by(ScanRow.started_at.desc())))
+
+    def latest_scan_id(self) -> str | None:
+        scans = self.list_scans()
+        return scans[0].id if scans else None
+
+
+def _unique(findings: list[Finding]) -> list[Finding]:
+    """One finding per check and resource: the first verdict wins, later duplicates are dropped."""
+    seen: dict[str, Finding] = {}
+    for f in findings:
+        seen.setdefault(f.uid, f)
+    return list(seen.values())
+
+
+def _finding_row(scan_id: str, f: Finding) -> FindingRow:
+    return FindingRow(scan_id=scan_id, uid=f.uid, check_id=f.check_id, resource_id=f.resource_id,
+                      resource_type=f.resource_type, region=f.region, status=f.status.value,
+                      severity=int(f.severity), reason=f.reason, evidence_ids=list(f.evidence_ids),
+                      suppressed_by=f.suppressed_by)
+
+
+def _finding(r: FindingRow) -> Finding:
+    return Finding(check_id=r.check_id, resource_id=r.resource_id, status=Status(r.status), reason=r.reason,
+                   severity=Severity(r.severity), resource_type=r.resource_type, region=r.region,
+                   evidence_ids=tuple(r.evidence_ids), suppressed_by=r.suppressed_by)
+
+
+def _waiver_dict(w: WaiverUse) -> dict[str, Any]:
+    return {"check_id": w.check_id, "resource_pattern": w.resource_pattern, "justification": w.justification,
+            "approver": w.approver, "expires": w.expires, "state": w.state,
+            "compensating_control": w.compensating_control, "matched": list(w.matched)}
+
+
+def _waiver(body: dict[str, Any]) -> WaiverUse:
+    return WaiverUse(**{**body, "matched": tuple(body.get("matched", ()))})
+
+
+__all__ = ["AttestationFileRow", "AttestationRow", "Outcome", "Store", "default_url"]

@@ -1,0 +1,1 @@
+"""Checks of an AWS account, one module per service."""

@@ -6,9 +6,11 @@ it, and a check's requirement list is derived from the catalogs, never declared 
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import Any
 
 import yaml
 
@@ -40,6 +42,7 @@ class Framework:
     label: str
     principals: tuple[Principal, ...]
     requirements: tuple[Requirement, ...]
+    catalog_version: str = ""
 
     def requirement(self, req_id: str) -> Requirement:
         for req in self.requirements:
@@ -47,24 +50,53 @@ class Framework:
                 return req
         raise UsageError(f"{self.id} has no requirement {req_id!r}")
 
+    def has(self, req_id: str) -> bool:
+        return any(req.id == req_id for req in self.requirements)
+
     def ref(self, req_id: str) -> str:
         """A requirement named as AWS Security Hub names it, e.g. 'PCI DSS v4.0.1/10.3.2'."""
         return f"{self.label}/{req_id}"
+
+    def under(self, principal_id: str) -> tuple[Requirement, ...]:
+        return tuple(req for req in self.requirements if req.principal == principal_id)
 
 
 FRAMEWORK_IDS = ("pci-dss-4.0.1", "iso27001-2022")
 
 
-def _parse(data: dict) -> Framework:
-    principals = tuple(Principal(str(p["id"]), p["title"]) for p in data.get("principals", []))
-    reqs = tuple(
-        Requirement(
-            id=str(r["id"]), principal=str(r["principal"]), title=r["title"],
-            testing=r.get("testing", "manual"), checks=tuple(r.get("checks") or ()),
+def parse_catalog(data: Any, source: str = "catalog") -> Framework:
+    """A catalog from its YAML data; a structural mistake raises UsageError naming the source."""
+    try:
+        principals = tuple(Principal(str(p["id"]), str(p["title"])) for p in data.get("principals", []))
+        reqs = tuple(
+            Requirement(
+                id=str(r["id"]), principal=str(r["principal"]), title=str(r["title"]),
+                testing=r.get("testing", "manual"), checks=tuple(r.get("checks") or ()),
+            )
+            for r in data["requirements"]
         )
-        for r in data["requirements"]
-    )
-    return Framework(data["id"], data["name"], data["version"], data["label"], principals, reqs)
+        framework = Framework(str(data["id"]), str(data["name"]), str(data["version"]), str(data["label"]),
+                              principals, reqs, str(data.get("catalog_version", "")))
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise UsageError(f"{source}: malformed catalog ({type(exc).__name__}: {exc})") from None
+    _validate(framework, source)
+    return framework
+
+
+def _validate(fw: Framework, source: str) -> None:
+    repeated = [rid for rid, n in Counter(r.id for r in fw.requirements).items() if n > 1]
+    if repeated:
+        raise UsageError(f"{source}: requirement {repeated[0]} listed more than once")
+    known = {p.id for p in fw.principals}
+    for req in fw.requirements:
+        if req.principal not in known:
+            raise UsageError(f"{source}: requirement {req.id} names unknown principal {req.principal!r}")
+        if req.testing not in TESTING_KINDS:
+            raise UsageError(f"{source}: requirement {req.id} has testing {req.testing!r}, "
+                             f"expected one of {', '.join(TESTING_KINDS)}")
+        if (req.testing == "manual") != (not req.checks):
+            raise UsageError(f"{source}: requirement {req.id} is {req.testing} but lists "
+                             f"{len(req.checks)} checks")
 
 
 @cache
@@ -72,11 +104,19 @@ def load(framework_id: str) -> Framework:
     if framework_id not in FRAMEWORK_IDS:
         raise UsageError(f"unknown framework {framework_id!r}: expected one of {', '.join(FRAMEWORK_IDS)}")
     text = resources.files("controls").joinpath("frameworks", f"{framework_id}.yaml").read_text("utf-8")
-    return _parse(yaml.safe_load(text))
+    return parse_catalog(yaml.safe_load(text), f"{framework_id}.yaml")
 
 
 def all_frameworks() -> list[Framework]:
     return [load(fid) for fid in FRAMEWORK_IDS]
+
+
+def framework_of(req_id: str) -> Framework:
+    """The one catalog that holds this requirement id (PCI and ISO ids never collide)."""
+    for fw in all_frameworks():
+        if fw.has(req_id):
+            return fw
+    raise UsageError(f"no catalog has a requirement {req_id!r} (PCI ids look like 10.3.2, ISO ids like A.8.15)")
 
 
 @cache

@@ -1,1 +1,112 @@
-"""Renderers: pure functions from a stored scan to files."""
+"""Renderers: pure functions from a stored scan to files, and the one entry point the scan command calls."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Collection
+from pathlib import Path
+
+from compliance import evidence, keys
+from compliance.errors import UsageError
+from compliance.scan import Scan
+from compliance.store import Store
+
+FORMATS = ("ocsf", "csv", "sarif", "junit", "html", "pdf", "evidence")
+FILE_NAMES = {"ocsf": "findings.ocsf.json", "csv": "findings.csv", "sarif": "results.sarif",
+              "junit": "junit.xml", "html": "report.html", "pdf": "report.pdf", "evidence": "evidence.zip"}
+REQUIREMENT_RESULTS = "requirement-results.json"
+
+
+def parse_formats(text: str) -> list[str]:
+    """'ocsf,html' -> ['ocsf', 'html', 'evidence']: html and pdf imply the evidence pack; 'all' is every one."""
+    names = [n.strip().lower() for n in text.split(",") if n.strip()]
+    if not names:
+        raise UsageError("no report format given: expected a comma-separated list of " + ", ".join(FORMATS))
+    if "all" in names:
+        return list(FORMATS)
+    if unknown := [n for n in names if n not in FORMATS]:
+        raise UsageError(f"unknown report format {unknown[0]!r}: expected {', '.join(FORMATS)} or all")
+    if {"html", "pdf"} & set(names):
+        names.append("evidence")
+    return list(dict.fromkeys(names))
+
+
+def _renderers() -> dict[str, Callable[..., bytes]]:
+    from reports.html import render_html
+    from reports.ocsf import to_ocsf
+    from reports.pdf import render_pdf
+    from reports.tabular import to_csv, to_junit, to_sarif
+
+    return {
+        "ocsf": lambda view, **_: _json_bytes(to_ocsf(view)),
+        "csv": lambda view, **_: to_csv(view).encode(),
+        "sarif": lambda view, **_: to_sarif(view).encode(),
+        "junit": lambda view, **_: to_junit(view),
+        "html": lambda view, **kw: render_html(view, **kw).encode(),
+        "pdf": lambda view, **kw: render_pdf(view, **kw),
+    }
+
+
+def write_reports(scan: Scan, formats: Collection[str], out_dir: Path, *, signing_key: Path | None = None,
+                  organisation: str | None = None, store: Store | None = None) -> list[Path]:
+    """Render every requested format into out_dir; returns the written paths, the evidence pack last."""
+    from reports.attestations import load_attestations
+    from reports.view import ScanView
+
+    wanted = parse_formats(",".join(formats))
+    key = keys.signing_key(signing_key) if "evidence" in wanted else None
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create output directory {out_dir}: {exc.strerror}") from None
+    view = ScanView(scan)
+    attestations = load_attestations(store, scan)
+    renderers = _renderers()
+    rendered: dict[str, bytes] = {}
+    written: list[Path] = []
+    for fmt in wanted:
+        if fmt == "evidence":
+            continue
+        extra = {"organisation": organisation, "attestations": attestations} if fmt in ("html", "pdf") else {}
+        rendered[fmt] = renderers[fmt](view, **extra)
+        path = out_dir / FILE_NAMES[fmt]
+        path.write_bytes(rendered[fmt])
+        written.append(path)
+    if key is not None:
+        if "ocsf" not in rendered:
+            rendered["ocsf"] = renderers["ocsf"](view)
+        files = pack_files(scan, rendered, attestations)
+        written.append(evidence.write_pack(out_dir / FILE_NAMES["evidence"], scan, files, key))
+    return written
+
+
+def _json_bytes(value: object) -> bytes:
+    return (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._@=+-]+")
+
+
+def _safe(name: str) -> str:
+    return _UNSAFE.sub("_", name).strip("._") or "unnamed"
+
+
+def pack_files(scan: Scan, rendered: dict[str, bytes], attestations: Collection) -> dict[str, bytes]:
+    """Every file of the evidence pack except the manifest and its signature."""
+    files: dict[str, bytes] = {FILE_NAMES[fmt]: data for fmt, data in rendered.items()}
+    for rec in scan.evidence:
+        name = f"raw/{_safe(rec.id)}.json"
+        while name in files:
+            name = name.removesuffix(".json") + "_.json"
+        files[name] = _json_bytes(rec.as_dict())
+    results = [{"framework": r.framework, "requirement_id": r.requirement_id, "result": r.result.value,
+                "detail": r.detail, "check_ids": list(r.check_ids), "compensating": list(r.compensating),
+                "attestation_ids": list(r.attestation_ids)} for r in scan.requirement_results]
+    waivers = [w.__dict__ | {"matched": list(w.matched)} for w in scan.waivers]
+    files[REQUIREMENT_RESULTS] = _json_bytes({"scan_id": scan.id, "requirement_results": results,
+                                              "waivers": waivers})
+    for att in attestations:
+        for f in att.files:
+            files[f"attestations/{_safe(att.id)}/{_safe(f.name)}"] = f.content
+    return files

@@ -1,7 +1,59 @@
-"""Placeholder: filled in by its issue."""
+"""`comply demo`: scan a reference payments deployment in an emulated AWS account, end to end."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from unittest import mock
 
 import typer
+from rich.console import Console
+
+from compliance.cli.scan import OUT, Output, finish, prepare_output
+from compliance.demo import CLEAN, DEMO_CREDENTIALS, PLANTED, REGION, moto_server, provision
+from compliance.engine import AwsScanRequest, scan_aws
+from compliance.findings import Status
+from compliance.scan import Scan
+
+
+def planted_report(scan: Scan) -> tuple[list[str], list[str]]:
+    """The planted gaps that were missed, and the failures raised on resources built correctly."""
+    failures = [f for f in scan.findings if f.status is Status.FAIL]
+    missed = [f"{p.check_id} on *{p.resource_contains}*" for p in PLANTED
+              if not any(f.check_id == p.check_id and p.resource_contains in f.resource_id for f in failures)]
+    wrong = [f"{f.check_id} on {f.resource_id}" for f in failures
+             if any(fragment in f.resource_id for fragment in CLEAN)]
+    return missed, wrong
+
+
+def run_demo(output: Output, console: Console) -> int:
+    started = time.monotonic()
+    with mock.patch.dict(os.environ, DEMO_CREDENTIALS), moto_server() as endpoint:
+        console.print(f"moto server on {endpoint}; provisioning the reference payments deployment ...")
+        provision(endpoint)
+        scan = scan_aws(AwsScanRequest(regions=[REGION], endpoint_url=endpoint))
+        scan.scope["label"] = "comply demo: emulated AWS account"
+        finish(scan, output, console)
+    missed, wrong = planted_report(scan)
+    console.print(f"demo finished in {time.monotonic() - started:.1f} s: "
+                  f"{len(PLANTED) - len(missed)} of {len(PLANTED)} planted gaps reported, "
+                  f"{len(wrong)} false failures on correctly built resources.")
+    for line in missed:
+        console.print(f"missed: {line}", style="red", markup=False)
+    for line in wrong:
+        console.print(f"false failure: {line}", style="red", markup=False)
+    return 1 if missed or wrong else 0
 
 
 def register(app: typer.Typer) -> None:
-    return None
+    @app.command("demo")
+    def demo(
+        out: Path = OUT,
+        format: str = typer.Option("all", "--format", help="Report formats to write."),
+        db: str | None = typer.Option(None, "--db", help="Store URL (default: comply.db in --out)."),
+    ) -> None:
+        """Start moto's server, provision a payments deployment with deliberate gaps, and scan it."""
+        output = prepare_output(out, format, "low", db or f"sqlite:///{out.resolve() / 'comply.db'}",
+                                None, None, None, "Demo Payments Ltd")
+        raise typer.Exit(run_demo(output, Console()))

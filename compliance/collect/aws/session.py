@@ -1,0 +1,152 @@
+"""Connecting to an AWS account: credentials, an assumed role, the endpoint and the regions.
+
+Every way this can go wrong before the first real call (no credentials, a malformed role ARN, an
+unknown region, an endpoint that does not answer) is a `UsageError`: one line, exit 2.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    ProfileNotFound,
+)
+
+from compliance.collect.record import EvidenceRecord, Outcome, jsonable, utcnow
+from compliance.errors import UsageError
+
+ROLE_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+ROLE_ARN_HELP = "expected arn:aws:iam::<12-digit account>:role/<name>"
+HOME_REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class AwsTarget:
+    """A connected account: the session to use, who we are, where to look."""
+
+    session: boto3.Session
+    identity: dict[str, Any]
+    regions: list[str]
+    endpoint_url: str | None
+    identity_record: EvidenceRecord
+
+    @property
+    def account_id(self) -> str:
+        return str(self.identity.get("Account", ""))
+
+    @property
+    def home_region(self) -> str:
+        """Where global services (IAM, S3 listings, STS) are called."""
+        return HOME_REGION if HOME_REGION in self.regions or not self.regions else self.regions[0]
+
+
+def client_config(max_attempts: int = 8, pool: int = 16) -> Config:
+    return Config(retries={"mode": "adaptive", "max_attempts": max_attempts}, max_pool_connections=pool,
+                  connect_timeout=5, read_timeout=30, user_agent_extra="wallet-comply")
+
+
+def endpoint_from_env(endpoint_url: str | None) -> str | None:
+    return endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+
+
+def _one_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _caller(session: boto3.Session, endpoint_url: str | None) -> tuple[dict[str, Any], EvidenceRecord]:
+    sts = session.client("sts", region_name=session.region_name or HOME_REGION, endpoint_url=endpoint_url,
+                         config=client_config(max_attempts=2))
+    try:
+        answer = sts.get_caller_identity()
+    except (NoCredentialsError, PartialCredentialsError):
+        raise UsageError("no AWS credentials found: use --profile, AWS_PROFILE or the AWS_ACCESS_KEY_ID "
+                         "and AWS_SECRET_ACCESS_KEY variables") from None
+    except EndpointConnectionError:
+        raise UsageError(f"cannot reach the AWS endpoint {endpoint_url or 'for STS'}: "
+                         "is the URL right and the service running?") from None
+    except ClientError as exc:
+        err = exc.response.get("Error", {})
+        raise UsageError(f"AWS rejected the credentials: {err.get('Code')}: {err.get('Message')}") from None
+    except BotoCoreError as exc:
+        raise UsageError(f"cannot call AWS: {_one_line(exc)}") from None
+    request_id = answer.get("ResponseMetadata", {}).get("RequestId")
+    body = jsonable({k: v for k, v in answer.items() if k != "ResponseMetadata"})
+    record = EvidenceRecord("aws", "sts", "get_caller_identity", "global", {}, utcnow(), Outcome.OK,
+                            response=body, request_id=request_id)
+    return body, record
+
+
+def _assume(session: boto3.Session, role_arn: str, external_id: str | None,
+            endpoint_url: str | None) -> boto3.Session:
+    if not ROLE_ARN.match(role_arn):
+        raise UsageError(f"malformed role ARN {role_arn!r}: {ROLE_ARN_HELP}")
+    sts = session.client("sts", region_name=session.region_name or HOME_REGION, endpoint_url=endpoint_url,
+                         config=client_config(max_attempts=2))
+    params: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": "wallet-comply-scan"}
+    if external_id:
+        params["ExternalId"] = external_id
+    try:
+        creds = sts.assume_role(**params)["Credentials"]
+    except (NoCredentialsError, PartialCredentialsError):
+        raise UsageError("no AWS credentials found to assume the role with") from None
+    except EndpointConnectionError:
+        raise UsageError(f"cannot reach the AWS endpoint {endpoint_url or 'for STS'}") from None
+    except ClientError as exc:
+        err = exc.response.get("Error", {})
+        raise UsageError(f"cannot assume {role_arn}: {err.get('Code')}: {err.get('Message')}") from None
+    return boto3.Session(aws_access_key_id=creds["AccessKeyId"],
+                         aws_secret_access_key=creds["SecretAccessKey"],
+                         aws_session_token=creds["SessionToken"], region_name=session.region_name)
+
+
+def known_regions(session: boto3.Session) -> set[str]:
+    regions: set[str] = set()
+    for partition in session.get_available_partitions():
+        regions.update(session.get_available_regions("ec2", partition_name=partition))
+    return regions
+
+
+def _enabled_regions(session: boto3.Session, endpoint_url: str | None) -> list[str]:
+    ec2 = session.client("ec2", region_name=session.region_name or HOME_REGION, endpoint_url=endpoint_url,
+                         config=client_config(max_attempts=3))
+    try:
+        answer = ec2.describe_regions()
+    except (ClientError, BotoCoreError) as exc:
+        if session.region_name:
+            return [session.region_name]
+        raise UsageError(f"cannot list the account's regions ({_one_line(exc)}): pass --region") from None
+    return sorted(r["RegionName"] for r in answer.get("Regions", []))
+
+
+def connect(*, profile: str | None = None, role_arn: str | None = None, external_id: str | None = None,
+            regions: list[str] | None = None, endpoint_url: str | None = None) -> AwsTarget:
+    endpoint_url = endpoint_from_env(endpoint_url)
+    if endpoint_url and not re.match(r"^https?://[^\s/]+", endpoint_url):
+        raise UsageError(f"malformed endpoint URL {endpoint_url!r}: expected http(s)://host[:port]")
+    if role_arn and not ROLE_ARN.match(role_arn):
+        raise UsageError(f"malformed role ARN {role_arn!r}: {ROLE_ARN_HELP}")
+    try:
+        session = boto3.Session(profile_name=profile)
+    except ProfileNotFound:
+        raise UsageError(f"AWS profile {profile!r} not found in the AWS config files") from None
+    if regions:
+        unknown = sorted(set(regions) - known_regions(session))
+        if unknown:
+            raise UsageError(f"unknown AWS region {', '.join(unknown)}")
+        if not session.region_name:
+            session = boto3.Session(profile_name=profile, region_name=regions[0])
+    if role_arn:
+        session = _assume(session, role_arn, external_id, endpoint_url)
+    identity, record = _caller(session, endpoint_url)
+    wanted = list(dict.fromkeys(regions)) if regions else _enabled_regions(session, endpoint_url)
+    return AwsTarget(session, identity, wanted, endpoint_url, record)

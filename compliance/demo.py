@@ -1,0 +1,240 @@
+"""The demo: a small reference payments deployment in an emulated AWS account, with deliberate gaps.
+
+`provision` builds it through real boto3 calls against any endpoint (moto's server in `comply demo`
+and the end-to-end tests). `PLANTED` names every gap, so tests can assert that each is reported on
+the right resource and that the correctly built resources beside them raise no failure.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+DEMO_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S106 - emulator
+                    "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION}
+
+
+@dataclass(frozen=True)
+class Planted:
+    check_id: str
+    resource_contains: str
+    """A fragment of the resource id the failure must be reported on."""
+
+
+PLANTED: tuple[Planted, ...] = (
+    Planted("aws.ec2.sg_admin_ports_open", "bastion"),
+    Planted("aws.ec2.sg_admin_ports_open", "legacy-ops"),
+    Planted("aws.ec2.sg_all_traffic_open", "debug-open"),
+    Planted("aws.ec2.default_sg_restricted", "security-group/"),
+    Planted("aws.rds.not_public", "reporting-db"),
+    Planted("aws.rds.storage_encrypted", "reporting-db"),
+    Planted("aws.elbv2.waf_attached", "admin-alb"),
+    Planted("aws.elbv2.listener_tls", "admin-alb"),
+    Planted("aws.apigateway.waf_attached", "/stages/sandbox"),
+    Planted("aws.wafv2.managed_rules", "empty-acl"),
+    Planted("aws.wafv2.logging_enabled", "empty-acl"),
+    Planted("aws.s3.bucket_encrypted", "cde-exports"),
+    Planted("aws.s3.bucket_encrypted", "scratch-uploads"),
+    Planted("aws.kms.key_rotation", "key/"),
+    Planted("aws.iam.root_mfa", ":root"),
+    Planted("aws.iam.console_user_mfa", "user/bob"),
+    Planted("aws.cloudtrail.log_validation", "app-trail"),
+    Planted("aws.cloudtrail.bucket_locked", "app-trail"),
+    Planted("aws.cloudtrail.kms_encrypted", "app-trail"),
+    Planted("aws.ecr.scan_on_push", "legacy-worker"),
+    Planted("aws.ecr.image_vulnerabilities", "wallet-api"),
+)
+
+CLEAN: tuple[str, ...] = (
+    "web-alb-sg", "payments-alb", "ledger-db", "cardholder-data", "org-trail", "user/alice", "payments-acl",
+    "/stages/prod",
+)
+"""Fragments of resource ids built correctly: no FAIL may be reported on them."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """moto's server on a free loopback port, for as long as the block runs."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def _manifest(seed: str) -> str:
+    return json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": len(seed),
+                   "digest": "sha256:" + seed.encode().hex().ljust(64, "0")[:64]},
+        "layers": [],
+    })
+
+
+def _world(port_from: int, port_to: int, protocol: str = "tcp", v6: bool = False) -> dict[str, Any]:
+    ranges = {"Ipv6Ranges": [{"CidrIpv6": "::/0"}]} if v6 else {"IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+    return {"IpProtocol": protocol, "FromPort": port_from, "ToPort": port_to, **ranges}
+
+
+def _managed(name: str, priority: int) -> dict[str, Any]:
+    return {"Name": name, "Priority": priority, "OverrideAction": {"None": {}},
+            "Statement": {"ManagedRuleGroupStatement": {"VendorName": "AWS", "Name": name}},
+            "VisibilityConfig": {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True,
+                                 "MetricName": name}}
+
+
+def _visibility(name: str) -> dict[str, Any]:
+    return {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": name}
+
+
+def provision(endpoint_url: str, region: str = REGION) -> dict[str, Any]:
+    """Build the reference deployment; returns the names and ids a caller may want to look up."""
+    session = boto3.Session(region_name=region)
+
+    def client(name: str) -> Any:
+        return session.client(name, endpoint_url=endpoint_url)
+
+    ec2, elbv2, rds, s3, kms = client("ec2"), client("elbv2"), client("rds"), client("s3"), client("kms")
+    wafv2, apigw, iam, trail, ecr, acm = (client("wafv2"), client("apigateway"), client("iam"),
+                                          client("cloudtrail"), client("ecr"), client("acm"))
+
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=f"{region}{az}")
+               ["Subnet"]["SubnetId"] for i, az in enumerate("ab")]
+
+    def group(name: str, rules: list[dict[str, Any]]) -> str:
+        gid = ec2.create_security_group(GroupName=name, Description=f"demo {name}", VpcId=vpc,
+                                        TagSpecifications=[{"ResourceType": "security-group",
+                                                            "Tags": [{"Key": "Name", "Value": name}]}])["GroupId"]
+        if rules:
+            ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=rules)
+        return gid
+
+    web_sg = group("web-alb-sg", [_world(443, 443), _world(80, 80), _world(443, 443, v6=True)])
+    group("bastion", [_world(22, 22)])
+    group("legacy-ops", [_world(3000, 4000, v6=True)])
+    group("debug-open", [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    db_sg = group("ledger-db-sg", [{"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+                                    "UserIdGroupPairs": [{"GroupId": web_sg}]}])
+    ec2.enable_ebs_encryption_by_default()
+
+    cde_key = kms.create_key(Description="cde data key", Tags=[{"TagKey": "Name", "TagValue": "cde-key"}])
+    cde_key_id = cde_key["KeyMetadata"]["KeyId"]
+    kms.enable_key_rotation(KeyId=cde_key_id)
+    kms.create_key(Description="legacy key without rotation")
+
+    cert = acm.request_certificate(DomainName="pay.example.test")["CertificateArn"]
+    albs = {}
+    for name, internal in (("payments-alb", False), ("admin-alb", False), ("internal-alb", True)):
+        albs[name] = elbv2.create_load_balancer(
+            Name=name, Subnets=subnets, SecurityGroups=[web_sg], Type="application",
+            Scheme="internal" if internal else "internet-facing")["LoadBalancers"][0]["LoadBalancerArn"]
+    target = elbv2.create_target_group(Name="wallet-api", Protocol="HTTP", Port=8443, VpcId=vpc,
+                                       TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+    forward = [{"Type": "forward", "TargetGroupArn": target}]
+    elbv2.create_listener(LoadBalancerArn=albs["payments-alb"], Protocol="HTTPS", Port=443,
+                          SslPolicy="ELBSecurityPolicy-TLS13-1-2-2021-06", Certificates=[{"CertificateArn": cert}],
+                          DefaultActions=forward)
+    elbv2.create_listener(LoadBalancerArn=albs["payments-alb"], Protocol="HTTP", Port=80, DefaultActions=[
+        {"Type": "redirect", "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"}}])
+    elbv2.create_listener(LoadBalancerArn=albs["admin-alb"], Protocol="HTTP", Port=80, DefaultActions=forward)
+    elbv2.create_listener(LoadBalancerArn=albs["admin-alb"], Protocol="HTTPS", Port=443,
+                          SslPolicy="ELBSecurityPolicy-2016-08", Certificates=[{"CertificateArn": cert}],
+                          DefaultActions=forward)
+
+    good_acl = wafv2.create_web_acl(
+        Name="payments-acl", Scope="REGIONAL", DefaultAction={"Allow": {}},
+        Rules=[_managed("AWSManagedRulesCommonRuleSet", 0), _managed("AWSManagedRulesKnownBadInputsRuleSet", 1)],
+        VisibilityConfig=_visibility("payments-acl"))["Summary"]["ARN"]
+    empty_acl = wafv2.create_web_acl(Name="empty-acl", Scope="REGIONAL", DefaultAction={"Allow": {}},
+                                     Rules=[], VisibilityConfig=_visibility("empty-acl"))["Summary"]["ARN"]
+    log_group = f"arn:aws:logs:{region}:{ACCOUNT}:log-group:aws-waf-logs-payments"
+    wafv2.put_logging_configuration(LoggingConfiguration={"ResourceArn": good_acl,
+                                                          "LogDestinationConfigs": [log_group]})
+    wafv2.associate_web_acl(WebACLArn=good_acl, ResourceArn=albs["payments-alb"])
+
+    api = apigw.create_rest_api(name="wallet-public-api", endpointConfiguration={"types": ["REGIONAL"]})["id"]
+    root = apigw.get_resources(restApiId=api)["items"][0]["id"]
+    apigw.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    apigw.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
+    deployment = apigw.create_deployment(restApiId=api)["id"]
+    for stage in ("prod", "sandbox"):
+        apigw.create_stage(restApiId=api, stageName=stage, deploymentId=deployment)
+    wafv2.associate_web_acl(WebACLArn=good_acl,
+                            ResourceArn=f"arn:aws:apigateway:{region}::/restapis/{api}/stages/prod")
+
+    subnet_group = rds.create_db_subnet_group(DBSubnetGroupName="cde-db", DBSubnetGroupDescription="cde",
+                                              SubnetIds=subnets)["DBSubnetGroup"]["DBSubnetGroupName"]
+    common = {"DBInstanceClass": "db.t3.micro", "Engine": "postgres", "MasterUsername": "wallet",
+              "MasterUserPassword": "demo-only-password", "AllocatedStorage": 20,  # noqa: S106 - emulator
+              "DBSubnetGroupName": subnet_group, "VpcSecurityGroupIds": [db_sg]}
+    rds.create_db_instance(DBInstanceIdentifier="ledger-db", StorageEncrypted=True, KmsKeyId=cde_key_id,
+                           PubliclyAccessible=False, **common)
+    rds.create_db_instance(DBInstanceIdentifier="reporting-db", StorageEncrypted=False,
+                           PubliclyAccessible=True, **common)
+
+    def bucket(name: str, *, kms_key: str | None = None, sse: bool = True, cardholder: bool = False,
+               lock_mode: str | None = None, lock_days: int = 0) -> str:
+        s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=lock_mode is not None)
+        if sse:
+            rule = ({"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": kms_key} if kms_key
+                    else {"SSEAlgorithm": "AES256"})
+            s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": rule}]})
+        if cardholder:
+            s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": [
+                {"Key": "data-classification", "Value": "cardholder"}]})
+        if lock_mode:
+            s3.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration={
+                "ObjectLockEnabled": "Enabled",
+                "Rule": {"DefaultRetention": {"Mode": lock_mode, "Days": lock_days}}})
+        return name
+
+    bucket("cardholder-data", kms_key=cde_key_id, cardholder=True)
+    bucket("cde-exports", cardholder=True)
+    bucket("scratch-uploads", sse=False)
+    org_bucket = bucket("org-trail-logs", kms_key=cde_key_id, lock_mode="COMPLIANCE", lock_days=400)
+    app_bucket = bucket("app-trail-logs", lock_mode="GOVERNANCE", lock_days=30)
+
+    trail.create_trail(Name="org-trail", S3BucketName=org_bucket, IsMultiRegionTrail=True,
+                       EnableLogFileValidation=True, KmsKeyId=cde_key["KeyMetadata"]["Arn"])
+    trail.start_logging(Name="org-trail")
+    trail.create_trail(Name="app-trail", S3BucketName=app_bucket)
+    trail.start_logging(Name="app-trail")
+
+    ecr.create_repository(repositoryName="wallet-api", imageScanningConfiguration={"scanOnPush": True})
+    ecr.create_repository(repositoryName="legacy-worker", imageScanningConfiguration={"scanOnPush": False})
+    for repo in ("wallet-api", "legacy-worker"):
+        ecr.put_image(repositoryName=repo, imageManifest=_manifest(repo), imageTag="1.0.0")
+    digest = ecr.describe_images(repositoryName="wallet-api")["imageDetails"][0]["imageDigest"]
+    ecr.start_image_scan(repositoryName="wallet-api", imageId={"imageDigest": digest})
+
+    for user, console, mfa in (("alice", True, True), ("bob", True, False), ("ci-deployer", False, False)):
+        iam.create_user(UserName=user)
+        if console:
+            iam.create_login_profile(UserName=user, Password="Demo-only-password-1!")  # noqa: S106
+        if mfa:
+            serial = iam.create_virtual_mfa_device(VirtualMFADeviceName=user)["VirtualMFADevice"]["SerialNumber"]
+            iam.enable_mfa_device(UserName=user, SerialNumber=serial, AuthenticationCode1="123456",
+                                  AuthenticationCode2="654321")
+    return {"vpc": vpc, "albs": albs, "api": api, "empty_acl": empty_acl, "good_acl": good_acl}

@@ -1,0 +1,196 @@
+"""The assessor's report as one self-contained HTML file (inline CSS and SVG), and the context PDF shares.
+
+Requirement-centric: per-resource detail is capped per check within a requirement (`detail_limit`) so that
+a scan with thousands of findings stays readable; the report says where the rest is (findings.csv).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from compliance.findings import Finding, Status
+from compliance.scan import RequirementResult, RocResult
+from reports.attestations import Attestation
+from reports.view import (
+    ScanView,
+    check_meta,
+    framework_label,
+    principal_of,
+    principal_title,
+    requirement_sort_key,
+    requirement_title,
+)
+
+ROC_ORDER = (RocResult.IN_PLACE, RocResult.NOT_IN_PLACE, RocResult.NOT_APPLICABLE, RocResult.NOT_TESTED)
+ROC_CLASS = {RocResult.IN_PLACE: "inplace", RocResult.NOT_IN_PLACE: "notinplace",
+             RocResult.NOT_APPLICABLE: "na", RocResult.NOT_TESTED: "nottested"}
+EXPIRY_WARNING_DAYS = 30
+HTML_DETAIL_LIMIT = 200
+PDF_DETAIL_LIMIT = 5
+EVIDENCE_LIMIT = 2000
+
+_env = Environment(loader=PackageLoader("reports", "templates"), autoescape=True, undefined=StrictUndefined,
+                   trim_blocks=True, lstrip_blocks=True)
+
+
+@dataclass(frozen=True)
+class CheckGroup:
+    """A failing check within a requirement: the first `shown` resources and how many more there are."""
+
+    check_id: str
+    title: str
+    severity: str
+    remediation: str
+    shown: list[Finding]
+    hidden: int
+
+
+@dataclass(frozen=True)
+class FailGroup:
+    anchor: str
+    ref: str
+    title: str
+    checks: list[CheckGroup]
+
+
+def anchor(framework_id: str, requirement_id: str) -> str:
+    return f"req-{framework_id}-{requirement_id}"
+
+
+def _parse_time(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _failing(view: ScanView) -> dict[str, list[Finding]]:
+    out: dict[str, list[Finding]] = defaultdict(list)
+    for f in view.scan.findings:
+        if f.status is Status.FAIL and f.suppressed_by is None:
+            out[f.check_id].append(f)
+    return out
+
+
+def _check_group(check_id: str, findings: list[Finding], limit: int) -> CheckGroup:
+    meta = check_meta(check_id)
+    ordered = sorted(findings, key=lambda f: f.resource_id)
+    return CheckGroup(check_id, meta.title, findings[0].severity.label, meta.remediation,
+                      ordered[:limit], max(0, len(ordered) - limit))
+
+
+def fail_groups(view: ScanView, limit: int) -> list[FailGroup]:
+    failing = _failing(view)
+    groups, covered = [], set()
+    for r in view.results:
+        checks = [c for c in view.checks_of(r) if c in failing]
+        if not checks:
+            continue
+        covered.update(checks)
+        groups.append(FailGroup(anchor(r.framework, r.requirement_id),
+                                f"{framework_label(r.framework)} {r.requirement_id}",
+                                requirement_title(r.framework, r.requirement_id),
+                                [_check_group(c, failing[c], limit) for c in checks]))
+    if rest := sorted(set(failing) - covered):
+        groups.append(FailGroup("req-unmapped", "Not mapped to a requirement", "",
+                                [_check_group(c, failing[c], limit) for c in rest]))
+    return groups
+
+
+def chart(view: ScanView, framework_id: str) -> dict[str, Any]:
+    """Stacked bars of ROC results per principal requirement, as geometry for the inline SVG."""
+    counts: dict[str, dict[RocResult, int]] = defaultdict(lambda: dict.fromkeys(ROC_ORDER, 0))
+    for r in view.results:
+        if r.framework == framework_id:
+            counts[principal_of(framework_id, r.requirement_id)][r.result] += 1
+    principals = sorted(counts, key=requirement_sort_key)
+    widest = max((sum(c.values()) for c in counts.values()), default=1) or 1
+    label_w, bar_w, row_h = 70, 420, 20
+    rows = []
+    for i, p in enumerate(principals):
+        x, segments = label_w, []
+        for roc in ROC_ORDER:
+            n = counts[p][roc]
+            if n:
+                w = n * bar_w / widest
+                segments.append({"x": round(x, 1), "w": round(w, 1), "cls": ROC_CLASS[roc], "n": n,
+                                 "label": roc.value})
+                x += w
+        rows.append({"label": p, "title": principal_title(framework_id, p), "y": i * row_h,
+                     "segments": segments, "total": sum(counts[p].values()), "end": round(x + 4, 1)})
+    return {"rows": rows, "height": max(1, len(rows)) * row_h + 4, "width": label_w + bar_w + 50,
+            "row_h": row_h}
+
+
+def _requirement_row(view: ScanView, r: RequirementResult, failing: dict[str, list[Finding]]) -> dict:
+    checks = view.checks_of(r)
+    findings = [f for c in checks for f in view.findings_by_check.get(c, ())]
+    return {
+        "anchor": anchor(r.framework, r.requirement_id), "id": r.requirement_id,
+        "title": requirement_title(r.framework, r.requirement_id), "result": r.result.value,
+        "cls": ROC_CLASS[r.result], "detail": r.detail, "checks": checks,
+        "failing": sum(len(failing.get(c, ())) for c in checks), "findings": len(findings),
+        "evidence": len({e for f in findings for e in f.evidence_ids}),
+        "compensating": list(r.compensating), "attestations": list(r.attestation_ids),
+    }
+
+
+def _waivers(view: ScanView) -> list[dict]:
+    now = _parse_time(view.scan.started_at) or dt.datetime.now(dt.UTC)
+    out = []
+    for w in view.scan.waivers:
+        expires = _parse_time(w.expires)
+        days = (expires - now).days if expires else None
+        expiring = days is not None and 0 <= days <= EXPIRY_WARNING_DAYS and w.state == "active"
+        out.append({"w": w, "days_left": days, "expiring": expiring})
+    return out
+
+
+def _errors(view: ScanView) -> list[dict]:
+    by_check: dict[str, list[Finding]] = defaultdict(list)
+    for f in view.by_status(Status.ERROR):
+        by_check[f.check_id].append(f)
+    return [{"check_id": c, "title": check_meta(c).title, "findings": fs}
+            for c, fs in sorted(by_check.items())]
+
+
+def build_context(view: ScanView, *, organisation: str | None, attestations: list[Attestation],
+                  pdf: bool) -> dict[str, Any]:
+    scan = view.scan
+    limit = PDF_DETAIL_LIMIT if pdf else HTML_DETAIL_LIMIT
+    failing = _failing(view)
+    frameworks = [{"id": fid, "label": framework_label(fid), "counts": view.result_counts(fid),
+                   "chart": chart(view, fid),
+                   "rows": [_requirement_row(view, r, failing) for r in view.results if r.framework == fid]}
+                  for fid in view.frameworks]
+    groups = fail_groups(view, limit)
+    shown = [] if pdf else scan.evidence[:EVIDENCE_LIMIT]
+    return {
+        "pdf": pdf, "scan": scan, "organisation": organisation or "(organisation not configured)",
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "scope": {k: v for k, v in scan.scope.items() if v not in (None, "", [], {})},
+        "identity": scan.identity, "counts": scan.counts(),
+        "unwaived_failures": sum(map(len, failing.values())),
+        "waived": sum(1 for f in scan.findings if f.suppressed_by), "frameworks": frameworks,
+        "roc_order": [(roc.value, ROC_CLASS[roc]) for roc in ROC_ORDER],
+        "fail_groups": groups, "truncated": any(c.hidden for g in groups for c in g.checks),
+        "detail_limit": limit, "waivers": _waivers(view), "attestations": attestations,
+        "not_tested": [r for r in view.results if r.result is RocResult.NOT_TESTED],
+        "errors": _errors(view), "framework_label": framework_label, "requirement_title": requirement_title,
+        "evidence": shown, "evidence_hidden": 0 if pdf else len(scan.evidence) - len(shown),
+        "evidence_anchor": {e.id: f"ev-{i}" for i, e in enumerate(shown)},
+    }
+
+
+def render_html(view: ScanView, *, organisation: str | None = None,
+                attestations: list[Attestation] | None = None, pdf: bool = False) -> str:
+    context = build_context(view, organisation=organisation, attestations=attestations or [], pdf=pdf)
+    return _env.get_template("report.html.j2").render(context)

@@ -1,0 +1,148 @@
+"""Findings as CSV (every finding, for spreadsheets), SARIF 2.1.0 and JUnit XML (for CI systems)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+from xml.etree import ElementTree as ET  # nosec B405: builds XML only, never parses untrusted input
+
+from compliance.findings import Finding, Severity, Status
+from reports.ocsf import epoch_ms
+from reports.view import ScanView, check_meta
+
+CSV_COLUMNS = ("scan_id", "finding_uid", "check_id", "check_title", "status", "severity", "resource_id",
+               "resource_type", "region", "reason", "requirements", "waived_by", "evidence_ids",
+               "remediation")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: str) -> str:
+    """Neutralise text a spreadsheet would run as a formula (CSV injection)."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def to_csv(view: ScanView) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for f in view.scan.findings:
+        meta = check_meta(f.check_id)
+        row = (view.scan.id, f.uid, f.check_id, meta.title, f.status.value, f.severity.label, f.resource_id,
+               f.resource_type, f.region or "", f.reason, ";".join(view.refs(f.check_id)),
+               f.suppressed_by or "", ";".join(f.evidence_ids), meta.remediation)
+        writer.writerow([_cell(str(v)) for v in row])
+    return out.getvalue()
+
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+_SARIF_LEVEL = {Severity.CRITICAL: "error", Severity.HIGH: "error", Severity.MEDIUM: "warning",
+                Severity.LOW: "note", Severity.INFORMATIONAL: "note"}
+_SARIF_KIND = {Status.PASS: "pass", Status.FAIL: "fail", Status.ERROR: "open", Status.MANUAL: "review"}
+_SECURITY_SEVERITY = {Severity.CRITICAL: "9.5", Severity.HIGH: "8.0", Severity.MEDIUM: "5.5",
+                      Severity.LOW: "3.0", Severity.INFORMATIONAL: "0.0"}
+
+
+def _sarif_rule(view: ScanView, check_id: str, severity: Severity) -> dict[str, Any]:
+    meta = check_meta(check_id)
+    rule: dict[str, Any] = {
+        "id": check_id,
+        "name": check_id.replace(".", "_"),
+        "shortDescription": {"text": meta.title},
+        "defaultConfiguration": {"level": _SARIF_LEVEL[meta.severity or severity]},
+        "properties": {"tags": ["compliance", *view.refs(check_id)],
+                       "security-severity": _SECURITY_SEVERITY[meta.severity or severity]},
+    }
+    if meta.rationale:
+        rule["fullDescription"] = {"text": meta.rationale}
+    if meta.remediation:
+        rule["help"] = {"text": meta.remediation}
+    return rule
+
+
+def _sarif_result(f: Finding, rule_index: int) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "ruleId": f.check_id,
+        "ruleIndex": rule_index,
+        "kind": _SARIF_KIND[f.status],
+        "level": _SARIF_LEVEL[f.severity] if f.status is Status.FAIL else "none",
+        "message": {"text": f.reason},
+        "locations": [{"logicalLocations": [
+            {"fullyQualifiedName": f.resource_id, "kind": "resource",
+             **({"name": f.resource_type} if f.resource_type else {})}]}],
+        "partialFingerprints": {"findingUid/v1": f.uid},
+        "properties": {"status": f.status.value, "severity": f.severity.label,
+                       "region": f.region, "evidenceIds": list(f.evidence_ids)},
+    }
+    if f.suppressed_by:
+        result["suppressions"] = [{"kind": "external", "status": "accepted",
+                                   "justification": f.suppressed_by}]
+    return result
+
+
+def to_sarif(view: ScanView) -> str:
+    scan = view.scan
+    rules: dict[str, int] = {}
+    rule_list: list[dict[str, Any]] = []
+    results = []
+    for f in scan.findings:
+        if f.check_id not in rules:
+            rules[f.check_id] = len(rule_list)
+            rule_list.append(_sarif_rule(view, f.check_id, f.severity))
+        results.append(_sarif_result(f, rules[f.check_id]))
+    invocation: dict[str, Any] = {"executionSuccessful": not scan.errors(), "startTimeUtc": scan.started_at}
+    if scan.finished_at:
+        invocation["endTimeUtc"] = scan.finished_at
+    doc = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "comply", "organization": "wallet-comply",
+                                "version": scan.tool_version, "semanticVersion": scan.tool_version,
+                                "rules": rule_list}},
+            "automationDetails": {"id": f"comply/{scan.target}/{scan.id}"},
+            "invocations": [invocation],
+            "results": results,
+        }],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def to_junit(view: ScanView) -> bytes:
+    """One testsuite per check and one testcase per resource; a waived failure is reported as skipped."""
+    scan = view.scan
+    root = ET.Element("testsuites", name=f"comply {scan.target} {scan.id}")
+    totals = dict.fromkeys(("tests", "failures", "errors", "skipped"), 0)
+    stamp = (scan.started_at or "")[:19]
+    duration = max(0, epoch_ms(scan.finished_at) - epoch_ms(scan.started_at)) / 1000
+    for check_id, findings in sorted(view.findings_by_check.items()):
+        meta = check_meta(check_id)
+        suite = ET.SubElement(root, "testsuite", name=check_id, timestamp=stamp, time="0")
+        counts = dict.fromkeys(totals, 0)
+        for f in findings:
+            case = ET.SubElement(suite, "testcase", classname=check_id, name=f.resource_id, time="0")
+            counts["tests"] += 1
+            if f.status is Status.FAIL and f.suppressed_by:
+                ET.SubElement(case, "skipped", message=f"waived: {f.suppressed_by}")
+                counts["skipped"] += 1
+            elif f.status is Status.FAIL:
+                node = ET.SubElement(case, "failure", message=f.reason, type=f.severity.label)
+                node.text = meta.remediation or meta.title
+                counts["failures"] += 1
+            elif f.status is Status.ERROR:
+                ET.SubElement(case, "error", message=f.reason, type="CouldNotAssess").text = f.reason
+                counts["errors"] += 1
+            elif f.status is Status.MANUAL:
+                ET.SubElement(case, "skipped", message=f"manual review: {f.reason}")
+                counts["skipped"] += 1
+            if refs := view.refs(check_id):
+                ET.SubElement(case, "system-out").text = "requirements: " + ", ".join(refs)
+        for key, value in counts.items():
+            suite.set(key, str(value))
+            totals[key] += value
+    for key, value in totals.items():
+        root.set(key, str(value))
+    root.set("time", f"{duration:.3f}")
+    ET.indent(root)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"

@@ -1,0 +1,112 @@
+"""Engine, sessions and the one place where tenant scoping is enforced."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
+
+from wallet.models import TenantScoped
+
+T = TypeVar("T")
+RETRIES = 8
+_RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
+
+
+class TenantScopeError(RuntimeError):
+    """Tenant data was touched by a session that has no tenant."""
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(url, pool_size=20, max_overflow=10, pool_pre_ping=True)
+
+
+def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN IMMEDIATE, so writers queue instead of failing.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def tenant_session(factory: sessionmaker[Session], tenant_id: str) -> Session:
+    return factory(info={"tenant_id": tenant_id})
+
+
+def admin_session(factory: sessionmaker[Session]) -> Session:
+    """A session that sees every tenant: for the CLI and pre-authentication lookups."""
+    return factory(info={"unscoped": True})
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _scope_reads(state: ORMExecuteState) -> None:
+    if not (state.is_select or state.is_update or state.is_delete) or state.is_column_load \
+            or state.is_relationship_load:
+        return
+    info = state.session.info
+    if info.get("unscoped"):
+        return
+    tenant = info.get("tenant_id")
+    if tenant is None:
+        raise TenantScopeError("no tenant bound to this session")
+    state.statement = state.statement.options(
+        with_loader_criteria(TenantScoped, lambda cls: cls.tenant_id == tenant, include_aliases=True)
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _scope_writes(session: Session, _ctx: Any, _instances: Any) -> None:
+    if session.info.get("unscoped"):
+        return
+    tenant = session.info.get("tenant_id")
+    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+        if not isinstance(obj, TenantScoped):
+            continue
+        if tenant is None:
+            raise TenantScopeError("no tenant bound to this session")
+        if obj.tenant_id is None:
+            obj.tenant_id = tenant
+        elif obj.tenant_id != tenant:
+            raise TenantScopeError("object belongs to another tenant")
+
+
+def is_retryable(exc: DBAPIError) -> bool:
+    code = getattr(exc.orig, "sqlstate", None)
+    return code in _RETRYABLE_SQLSTATES or "database is locked" in str(exc.orig)
+
+
+def run_in_transaction(session: Session, work: Callable[[Session], T]) -> T:
+    """Run `work` in one transaction, retrying serialization failures and deadlocks a bounded number of times."""
+    for attempt in range(RETRIES):
+        try:
+            result = work(session)
+            session.commit()
+            return result
+        except DBAPIError as exc:
+            session.rollback()
+            if not is_retryable(exc) or attempt == RETRIES - 1:
+                raise
+            time.sleep(0.005 * 2**attempt)
+        except BaseException:
+            session.rollback()
+            raise
+    raise AssertionError("unreachable")  # pragma: no cover

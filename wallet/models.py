@@ -1,0 +1,165 @@
+"""Database tables. Every row of the API's data carries the tenant it belongs to."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(12)}"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class TenantScoped:
+    """Marks a table whose reads and writes `wallet.db` confines to the session's tenant."""
+
+    tenant_id: Mapped[str] = mapped_column(String(40), ForeignKey("tenants.id"), index=True)
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("ten"))
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    domain: Mapped[str] = mapped_column(String(253), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Client(Base):
+    """An OAuth2 client of one tenant. Looked up before authentication, so not tenant-scoped."""
+
+    __tablename__ = "clients"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("cli"))
+    tenant_id: Mapped[str] = mapped_column(String(40), ForeignKey("tenants.id"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(200))
+    scopes: Mapped[str] = mapped_column(String(500))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Wallet(TenantScoped, Base):
+    __tablename__ = "wallets"
+    __table_args__ = (
+        CheckConstraint("balance_minor >= 0 OR kind = 'settlement'", name="ck_wallets_not_negative"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("wal"))
+    owner_ref: Mapped[str] = mapped_column(String(100), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    kind: Mapped[str] = mapped_column(String(20), default="customer")
+    balance_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Card(TenantScoped, Base):
+    """A stored card: the PAN only as AES-GCM ciphertext under a wrapped per-record data key."""
+
+    __tablename__ = "cards"
+    __table_args__ = (UniqueConstraint("tenant_id", "fingerprint", name="uq_cards_fingerprint"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("card"))
+    token: Mapped[str] = mapped_column(String(40), unique=True, default=lambda: new_id("tok"))
+    brand: Mapped[str] = mapped_column(String(20))
+    last4: Mapped[str] = mapped_column(String(4))
+    expiry_month: Mapped[int] = mapped_column(Integer)
+    expiry_year: Mapped[int] = mapped_column(Integer)
+    holder: Mapped[str] = mapped_column(String(100))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    pan_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    key_source: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Movement(TenantScoped, Base):
+    """One money movement (a transfer or a top-up); its postings balance to zero."""
+
+    __tablename__ = "movements"
+    __table_args__ = (UniqueConstraint("tenant_id", "idempotency_key", name="uq_movements_idempotency"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    from_wallet: Mapped[str | None] = mapped_column(String(40))
+    to_wallet: Mapped[str] = mapped_column(String(40))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    card_id: Mapped[str | None] = mapped_column(String(40))
+    acquirer_ref: Mapped[str | None] = mapped_column(String(100))
+    idempotency_key: Mapped[str | None] = mapped_column(String(100))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Posting(TenantScoped, Base):
+    __tablename__ = "postings"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    movement_id: Mapped[str] = mapped_column(String(40), ForeignKey("movements.id"), index=True)
+    wallet_id: Mapped[str] = mapped_column(String(40), ForeignKey("wallets.id"), index=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    balance_after: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SigningKey(Base):
+    """Ed25519 token-signing keys; the private half wrapped by the key-encryption key."""
+
+    __tablename__ = "signing_keys"
+    kid: Mapped[str] = mapped_column(String(40), primary_key=True)
+    private_wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    key_source: Mapped[str] = mapped_column(String(200))
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SecretKey(Base):
+    """Named symmetric keys (e.g. the PAN fingerprint key), stored only wrapped."""
+
+    __tablename__ = "secret_keys"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    key_source: Mapped[str] = mapped_column(String(200))
+
+
+class AuditEntry(Base):
+    """Append-only, hash-chained: each entry's hash covers its content and the previous hash."""
+
+    __tablename__ = "audit_log"
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[str] = mapped_column(String(40))
+    tenant_id: Mapped[str | None] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(60))
+    subject: Mapped[str] = mapped_column(String(100))
+    outcome: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """A single row holding the chain's last entry; locking it serialises appends."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))

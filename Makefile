@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PKGS_PDF := libpango-1.0-0 libpangoft2-1.0-0
+PKGS_PDF := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
 PKGS_PG := postgresql
 
 .PHONY: help demo test lint unit bench sbom lock sysdeps clean

@@ -110,5 +110,5 @@ def active_attestations(store: Store, at: dt.datetime | None = None) -> list[Att
 def attestation_files(store: Store, attestation_id: str) -> dict[str, tuple[str, bytes]]:
     """The stored evidence of one attestation: sha256 -> (file name, bytes)."""
     with store.session() as db:
-        rows = db.scalars(select(AttestationFileRow).where(AttestationFileRow.attestation_id == attestation_id))
-        return {r.sha256: (r.name, r.content) for r in rows}
+        query = select(AttestationFileRow).where(AttestationFileRow.attestation_id == attestation_id)
+        return {r.sha256: (r.name, r.content) for r in db.scalars(query)}

@@ -6,16 +6,22 @@ bytes of manifest.json), `raw/` (each evidence record as collected), `findings.o
 `requirement-results.json`, the rendered reports and `attestations/<id>/<file>`.
 
 Trust. The pack does not carry its own public key: a key inside the pack proves nothing, since whoever
-edits the pack can re-sign it with a key of their own. The verifier uses the key the user passes
-(`--public-key`); without one it tries the user's own key from the config directory and then the
-`signing-key.pub` written beside the pack, and says which key verified it and its fingerprint, so the
-reader can compare that fingerprint with the one the signer published. The manifest records the signer's
-fingerprint for that comparison only; it is never used to pick the key.
+edits the pack can re-sign it with a key of their own. The verifier uses exactly one key: the one the user
+passes (`--public-key`), else the user's own key from the config directory (the signer checking their own
+pack), else the `signing-key.pub` written beside the pack. It says which key verified the pack and its
+fingerprint, so a reader relying on the key beside the pack can compare that fingerprint with the one the
+signer published. The manifest records the signer's fingerprint for that comparison only; it never picks
+the key.
+
+Container. The zip is written canonically (stored, fixed times and attributes, manifest and signature
+first, the rest sorted by name), so the verifier rebuilds it from the member bytes and compares: a change
+to any byte of the archive, not only to a member's content, is detected.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import zipfile
 import zlib
@@ -35,6 +41,8 @@ from compliance.scan import Scan
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 PACK_FORMAT = "comply-evidence-pack/1"
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+_UNIX = 3
 
 
 def sha256(data: bytes) -> str:
@@ -64,14 +72,24 @@ def write_pack(path: Path, scan: Scan, files: Mapping[str, bytes], key: Ed25519P
         if reserved in files:
             raise ValueError(f"{reserved} is written by the pack itself")
     manifest = build_manifest(scan, files, key.public_key())
+    signature = (key.sign(manifest).hex() + "\n").encode()
     path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(MANIFEST, manifest)
-        zf.writestr(SIGNATURE, key.sign(manifest).hex() + "\n")
-        for name, data in sorted(files.items()):
-            zf.writestr(name, data)
+    path.write_bytes(canonical_zip({**files, MANIFEST: manifest, SIGNATURE: signature}))
     (path.parent / keys.PUBLIC_NAME).write_bytes(keys.public_pem(key.public_key()))
     return path
+
+
+def canonical_zip(members: Mapping[str, bytes]) -> bytes:
+    """The one byte layout comply writes for these members, whatever the platform or clock."""
+    order = [n for n in (MANIFEST, SIGNATURE) if n in members] + sorted(set(members) - {MANIFEST, SIGNATURE})
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name in order:
+            info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+            info.create_system = _UNIX
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, members[name])
+    return buffer.getvalue()
 
 
 @dataclass
@@ -88,16 +106,12 @@ class Verification:
         return not self.problems
 
 
-def _candidate_keys(pack: Path, public_key: Path | None) -> list[tuple[str, Ed25519PublicKey]]:
-    if public_key is not None:
-        return [(str(public_key), keys.load_public(public_key))]
+def _trusted_key(pack: Path, public_key: Path | None) -> tuple[str, Ed25519PublicKey]:
     own = keys.config_dir() / keys.PUBLIC_NAME
-    beside = pack.parent / keys.PUBLIC_NAME
-    found = [(str(p), keys.load_public(p)) for p in dict.fromkeys((own, beside)) if p.is_file()]
-    if not found:
-        raise UsageError(f"no public key to verify with: pass --public-key (none in {own.parent} "
-                         f"or beside the pack)")
-    return found
+    for path in (public_key, own, pack.parent / keys.PUBLIC_NAME):
+        if path is not None and (path is public_key or path.is_file()):
+            return str(path), keys.load_public(path)
+    raise UsageError(f"no public key to verify with: pass --public-key (none in {own.parent} or beside the pack)")
 
 
 def _read(zf: zipfile.ZipFile, name: str) -> bytes | None:
@@ -110,7 +124,7 @@ def _read(zf: zipfile.ZipFile, name: str) -> bytes | None:
 
 def verify_pack(pack: Path, public_key: Path | None = None) -> Verification:
     """Check every file's hash and the manifest's signature. Raises UsageError if it is not a pack."""
-    candidates = _candidate_keys(pack, public_key)
+    trusted = _trusted_key(pack, public_key)
     try:
         zf = zipfile.ZipFile(pack)
     except FileNotFoundError:
@@ -125,7 +139,7 @@ def verify_pack(pack: Path, public_key: Path | None = None) -> Verification:
         result.problems += [f"{n}: appears {c} times in the archive"
                             for n, c in Counter(names).items() if c > 1]
         manifest_bytes = _read(zf, MANIFEST) if MANIFEST in names else None
-        _check_signature(result, zf, names, manifest_bytes, candidates)
+        _check_signature(result, zf, names, manifest_bytes, trusted)
         manifest = _parse_manifest(result, manifest_bytes)
         if manifest is None:
             return result
@@ -141,11 +155,14 @@ def verify_pack(pack: Path, public_key: Path | None = None) -> Verification:
                 result.problems.append(f"{name}: altered")
         result.problems += [f"{n}: added (not in the manifest)" for n in dict.fromkeys(names)
                             if n not in listed and n not in (MANIFEST, SIGNATURE)]
+        if not result.problems and canonical_zip({n: zf.read(n) for n in names}) != pack.read_bytes():
+            result.problems.append("archive structure altered: the zip's bytes differ from the canonical "
+                                   "pack of the same files")
     return result
 
 
 def _check_signature(result: Verification, zf: zipfile.ZipFile, names: list[str], manifest: bytes | None,
-                     candidates: list[tuple[str, Ed25519PublicKey]]) -> None:
+                     trusted: tuple[str, Ed25519PublicKey]) -> None:
     if manifest is None:
         result.problems.append(f"{MANIFEST}: missing or unreadable")
         return
@@ -157,15 +174,14 @@ def _check_signature(result: Verification, zf: zipfile.ZipFile, names: list[str]
         signature = bytes.fromhex((raw or b"").decode("ascii").strip())
     except (UnicodeDecodeError, ValueError):
         signature = b""
-    for source, key in candidates:
-        try:
-            key.verify(signature, manifest)
-        except InvalidSignature:
-            continue
-        result.key_source, result.key_fingerprint = source, keys.fingerprint(key)
+    source, key = trusted
+    try:
+        key.verify(signature, manifest)
+    except InvalidSignature:
+        result.problems.append(f"{SIGNATURE}: bad signature: the manifest was not signed by {source} "
+                               f"({keys.fingerprint(key)}); pass the signer's key with --public-key")
         return
-    tried = ", ".join(f"{src} ({keys.fingerprint(k)})" for src, k in candidates)
-    result.problems.append(f"{SIGNATURE}: bad signature: the manifest was not signed by {tried}")
+    result.key_source, result.key_fingerprint = source, keys.fingerprint(key)
 
 
 def _parse_manifest(result: Verification, data: bytes | None) -> dict | None:

@@ -116,10 +116,12 @@ def framework_of(req_id: str) -> Framework:
     for fw in all_frameworks():
         if fw.has(req_id):
             return fw
-    raise UsageError(f"no catalog has a requirement {req_id!r} (PCI ids look like 10.3.2, ISO ids like A.8.15)")
+    raise UsageError(f"no catalog has a requirement {req_id!r} "
+                     "(PCI ids look like 10.3.2, ISO ids like A.8.15)")
 
 
 @cache
 def requirement_refs(check_id: str) -> tuple[str, ...]:
     """Every requirement, across all catalogs, that names this check."""
-    return tuple(fw.ref(req.id) for fw in all_frameworks() for req in fw.requirements if check_id in req.checks)
+    return tuple(fw.ref(req.id) for fw in all_frameworks() for req in fw.requirements
+                 if check_id in req.checks)

@@ -51,7 +51,8 @@ class Waiver:
         return self.expires is not None and not self.expired(today)
 
     def matches(self, finding: Finding) -> bool:
-        return fnmatchcase(finding.check_id, self.check_id) and fnmatchcase(finding.resource_id, self.resource)
+        return (fnmatchcase(finding.check_id, self.check_id)
+                and fnmatchcase(finding.resource_id, self.resource))
 
     def describe(self) -> str:
         """The text a suppressed finding carries, so a reader sees who accepted the risk and until when."""

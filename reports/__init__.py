@@ -19,7 +19,7 @@ REQUIREMENT_RESULTS = "requirement-results.json"
 
 
 def parse_formats(text: str) -> list[str]:
-    """'ocsf,html' -> ['ocsf', 'html', 'evidence']: html and pdf imply the evidence pack; 'all' is every one."""
+    """'ocsf,html' -> ['ocsf', 'html', 'evidence']: html and pdf imply the pack; 'all' is every format."""
     names = [n.strip().lower() for n in text.split(",") if n.strip()]
     if not names:
         raise UsageError("no report format given: expected a comma-separated list of " + ", ".join(FORMATS))

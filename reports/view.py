@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import cache, cached_property
 
 from compliance import frameworks
+from compliance.errors import UsageError
 from compliance.findings import Finding, Severity, Status
 from compliance.scan import RequirementResult, RocResult, Scan
 
@@ -51,26 +52,28 @@ def framework_label(framework_id: str) -> str:
     return fw.label if fw else FRAMEWORK_LABELS.get(framework_id, framework_id)
 
 
-def requirement_title(framework_id: str, requirement_id: str) -> str:
+def _requirement(framework_id: str, requirement_id: str) -> frameworks.Requirement | None:
     fw = framework(framework_id)
     if fw is None:
-        return ""
+        return None
     try:
-        return fw.requirement(requirement_id).title
-    except Exception:
-        return ""
+        return fw.requirement(requirement_id)
+    except UsageError:
+        return None
 
 
-_PRINCIPAL = re.compile(r"^(A\.\d+|A\d+|\d+)")
+def requirement_title(framework_id: str, requirement_id: str) -> str:
+    req = _requirement(framework_id, requirement_id)
+    return req.title if req else ""
+
+
+_PRINCIPAL = re.compile(r"^(?:A\.)?(A\d+|\d+)")
 
 
 def principal_of(framework_id: str, requirement_id: str) -> str:
-    fw = framework(framework_id)
-    if fw is not None:
-        try:
-            return fw.requirement(requirement_id).principal
-        except Exception:  # noqa: S110 - a requirement missing from the catalog: derive from its id
-            pass
+    """The principal requirement (PCI '10', ISO 'A.8'): from the catalog, else derived from the id."""
+    if req := _requirement(framework_id, requirement_id):
+        return req.principal
     match = _PRINCIPAL.match(requirement_id)
     return match.group(1) if match else requirement_id
 
@@ -131,7 +134,7 @@ class ScanView:
         return self.refs_by_check.get(check_id, ())
 
     def standards(self, check_id: str) -> list[str]:
-        return list(dict.fromkeys(ref.split("/", 1)[0] for ref in self.refs(check_id)))
+        return list(dict.fromkeys(ref.rsplit("/", 1)[0] for ref in self.refs(check_id)))
 
     def checks_of(self, result: RequirementResult) -> list[str]:
         """Checks that test a requirement: those the result names, else those whose refs point at it."""

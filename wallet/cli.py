@@ -1,2 +1,147 @@
+"""`wallet`: serve the API and run operator tasks (schema, tenants, clients, keys, audit)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from typer.core import TyperGroup
+
+from wallet import __version__, audit, migrate
+from wallet.admin import AdminError, create_client, create_tenant, rotate_signing_key
+from wallet.config import Config, ConfigError
+from wallet.db import admin_session, make_engine, run_in_transaction, session_factory
+from wallet.keys import KeyFailure, make_kek
+
+
+class _OneLineErrors(TyperGroup):
+    def invoke(self, ctx):  # type: ignore[no-untyped-def]
+        try:
+            return super().invoke(ctx)
+        except (ConfigError, AdminError, KeyFailure) as exc:
+            typer.echo(f"wallet: error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        except (OperationalError, ProgrammingError):
+            typer.echo("wallet: error: the database is unreachable or not initialised; run `wallet db upgrade`",
+                       err=True)
+            raise typer.Exit(2) from None
+
+
+app = typer.Typer(cls=_OneLineErrors, name="wallet", no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_enable=False, help="A multi-tenant digital wallet built the way PCI DSS requires.")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+tenant_app = typer.Typer(no_args_is_help=True, help="Tenants.")
+client_app = typer.Typer(no_args_is_help=True, help="OAuth2 clients.")
+keys_app = typer.Typer(no_args_is_help=True, help="Keys.")
+audit_app = typer.Typer(no_args_is_help=True, help="The audit log.")
+for sub, name in ((db_app, "db"), (tenant_app, "tenant"), (client_app, "client"), (keys_app, "keys"),
+                  (audit_app, "audit")):
+    app.add_typer(sub, name=name)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"wallet {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """Settings come from WALLET_* variables and the YAML file named by WALLET_CONFIG."""
+
+
+def _sessions(config: Config) -> Any:
+    config.home_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return session_factory(make_engine(config.db_url))
+
+
+def _print(data: dict[str, Any]) -> None:
+    typer.echo(json.dumps(data, indent=2))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or upgrade the schema to the latest revision."""
+    config = Config.load()
+    config.home_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    engine = make_engine(config.db_url)
+    migrate.upgrade(engine)
+    typer.echo(f"database at revision {migrate.current_revision(engine)}")
+
+
+@tenant_app.command("create")
+def tenant_create(name: str, domain: str = typer.Option(..., "--domain", help="Host name of the tenant's API.")) -> None:
+    """Create a tenant and its first client (with every scope); prints the credentials once."""
+    with admin_session(_sessions(Config.load())) as session:
+        creds = run_in_transaction(session, lambda s: create_tenant(s, name, domain))
+    _print({"tenant_id": creds.tenant_id, "client_id": creds.client_id, "client_secret": creds.client_secret,
+            "scopes": list(creds.scopes)})
+
+
+@client_app.command("create")
+def client_create(tenant: str, scopes: str = typer.Option(..., "--scopes",
+                                                          help="Comma- or space-separated scopes.")) -> None:
+    """Create another client for TENANT (its id or name)."""
+    with admin_session(_sessions(Config.load())) as session:
+        creds = run_in_transaction(session, lambda s: create_client(s, tenant, scopes))
+    _print({"tenant_id": creds.tenant_id, "client_id": creds.client_id, "client_secret": creds.client_secret,
+            "scopes": list(creds.scopes)})
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Start signing tokens with a new key; tokens signed by the old key stay valid until they expire."""
+    config = Config.load()
+    kek = make_kek(config.key_path, config.kms_key_id, config.aws_region)
+    with admin_session(_sessions(config)) as session:
+        kid = run_in_transaction(session, lambda s: rotate_signing_key(s, kek))
+    _print({"kid": kid, "key_source": kek.source})
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit log's hash chain; exit 1 if an entry was edited, inserted or removed."""
+    with admin_session(_sessions(Config.load())) as session:
+        verdict = audit.verify(session)
+    if verdict.ok:
+        typer.echo(f"audit log intact: {verdict.entries} entries")
+        return
+    typer.echo(f"audit log TAMPERED: {verdict.problem}", err=True)
+    raise typer.Exit(1)
+
+
+@app.command("serve")
+def serve_cmd(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8443, help="TCP port."),
+    tls_cert: Path | None = typer.Option(None, "--tls-cert", help="PEM certificate chain."),
+    tls_key: Path | None = typer.Option(None, "--tls-key", help="PEM private key."),
+    self_signed: bool = typer.Option(False, "--self-signed", help="Make a certificate at start-up."),
+    workers: int = typer.Option(2, help="Worker processes."),
+    threads: int = typer.Option(8, help="Threads per worker."),
+) -> None:
+    """Serve the API over HTTPS (TLS 1.2 or later) with gunicorn."""
+    from wallet.app import create_app
+    from wallet.serve import gunicorn_options, self_signed as make_cert, serve
+
+    config = Config.load()
+    if self_signed == (tls_cert is not None or tls_key is not None):
+        raise ConfigError("give either --tls-cert and --tls-key, or --self-signed")
+    if self_signed:
+        tls_cert, tls_key = make_cert(config.home_dir / "tls", ("localhost", host))
+    elif tls_cert is None or tls_key is None or not tls_cert.is_file() or not tls_key.is_file():
+        raise ConfigError("--tls-cert and --tls-key must both name readable files")
+    engine = make_engine(config.db_url)
+    if not migrate.is_current(engine):
+        raise ConfigError("the database schema is not current; run `wallet db upgrade` first")
+    engine.dispose()
+    typer.echo(f"wallet serving https://{host}:{port} (TLS 1.2+)", err=True)
+    serve(create_app(config), gunicorn_options(host, port, tls_cert, tls_key, workers, threads))
+
+
 def main() -> None:
-    print("wallet: not built yet")
+    app()

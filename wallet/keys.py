@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from wallet import audit
 from wallet.config import MAX_TOKEN_TTL
 from wallet.models import SecretKey, SigningKey, utcnow
 
@@ -177,7 +178,9 @@ class SigningKeys:
             if self._active is None or time.monotonic() - self._loaded_at > self._refresh:
                 self._load(session)
             if self._active is None:
-                create_signing_key(session, self._kek)
+                key = create_signing_key(session, self._kek)
+                audit.record(session, action="key.create", actor="system", subject=key.kid,
+                             key_source=self._kek.source)
                 session.commit()
                 self._load(session)
             assert self._active is not None  # noqa: S101 - _load just set it

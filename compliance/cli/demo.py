@@ -13,17 +13,20 @@ from rich.console import Console
 from compliance.cli.scan import OUT, Output, finish, prepare_output
 from compliance.demo import CLEAN, DEMO_CREDENTIALS, PLANTED, REGION, moto_server, provision
 from compliance.engine import AwsScanRequest, scan_aws
-from compliance.findings import Status
+from compliance.findings import Finding, Status
 from compliance.scan import Scan
 
 
 def planted_report(scan: Scan) -> tuple[list[str], list[str]]:
     """The planted gaps that were missed, and the failures raised on resources built correctly."""
     failures = [f for f in scan.findings if f.status is Status.FAIL]
+
+    def names(finding: Finding, fragment: str) -> bool:
+        return fragment in finding.resource_id or fragment in finding.reason
+
     missed = [f"{p.check_id} on *{p.resource_contains}*" for p in PLANTED
-              if not any(f.check_id == p.check_id and p.resource_contains in f.resource_id for f in failures)]
-    wrong = [f"{f.check_id} on {f.resource_id}" for f in failures
-             if any(fragment in f.resource_id for fragment in CLEAN)]
+              if not any(f.check_id == p.check_id and names(f, p.resource_contains) for f in failures)]
+    wrong = [f"{f.check_id} on {f.resource_id}" for f in failures if any(names(f, c) for c in CLEAN)]
     return missed, wrong
 
 

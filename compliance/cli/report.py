@@ -1,7 +1,38 @@
-"""Placeholder: filled in by its issue."""
+"""`comply report SCAN_ID --format ... --out DIR`: re-render any stored scan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from compliance.cli.history import Db, resolve
+from compliance.store import Store, default_url
+
+FORMAT_HELP = "Comma-separated: ocsf, csv, sarif, junit, html, pdf, evidence, or all."
+
+
+def report(
+    scan_id: Annotated[str, typer.Argument(help="Scan id, or 'latest'.")],
+    formats: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "html,pdf,ocsf",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write into.")] = Path("reports"),
+    db: Db = None,
+    signing_key: Annotated[Path | None, typer.Option(
+        "--signing-key", help="Ed25519 PEM private key for the evidence pack.")] = None,
+    organisation: Annotated[str | None, typer.Option(
+        "--organisation", envvar="COMPLY_ORGANISATION", help="Organisation name for the cover.")] = None,
+) -> None:
+    """Render a stored scan's reports (and evidence pack) into a directory."""
+    from reports import parse_formats, write_reports
+
+    wanted = parse_formats(formats)
+    store = Store(db or default_url())
+    scan = store.load_scan(resolve(store, scan_id))
+    for path in write_reports(scan, wanted, out, signing_key=signing_key, organisation=organisation,
+                              store=store):
+        typer.echo(f"wrote {path}")
+
 
 def register(app: typer.Typer) -> None:
-    return None
+    app.command("report")(report)

@@ -114,7 +114,7 @@ def finish(scan: Scan, output: Output, console: Console) -> int:
         results = [r for r in scan.requirement_results if r.framework == framework_id]
         console.print(principal_summary_table(results, load(framework_id)))
     for line in failure_lines(scan):
-        console.print(line, markup=False, highlight=False)
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     for warning in warnings:
         console.print(f"warning: {warning}", style="yellow", markup=False)
     counts = scan.counts()

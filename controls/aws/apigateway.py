@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from compliance.findings import Severity
-from controls.aws.inventory import GLOBAL, AwsInventory
-from controls.aws.verdicts import unusable
+from controls.aws.inventory import AwsInventory
+from controls.aws.verdicts import listing_errors, unusable
 from controls.aws.wafv2 import web_acl_verdict
 from controls.registry import Verdict, check, errored, passed
 
@@ -24,10 +24,8 @@ def _is_private(api: dict) -> bool:
        arn:aws:apigateway:REGION::/restapis/ID/stages/NAME`.""")
 def waf_attached(inv: AwsInventory) -> Iterator[Verdict]:
     apis, failures = inv.listing("apigateway", "get_rest_apis", "items")
-    for rec in failures:
-        region = rec.scope or GLOBAL
-        yield errored(f"arn:aws:apigateway:{region}::/restapis/*",
-                      f"cannot list REST APIs in {region}: {rec.error}", rec, region=region)
+    yield from listing_errors(inv, failures, "apigateway", "/restapis/*",
+                              arn=lambda region: f"arn:aws:apigateway:{region}::/restapis/*")
     for api in (a for a in apis if not _is_private(a)):
         api_arn = f"arn:aws:apigateway:{api.region}::/restapis/{api['id']}"
         label = f"REST API {api.get('name', api['id'])}"

@@ -89,7 +89,8 @@ def _admin_exposure(rule: OpenRule) -> str | None:
     if rule.all_ports or len(ports) > _SHOWN_PORTS:
         shown = ", ".join(ports[:_SHOWN_PORTS])
         more = len(ports) - _SHOWN_PORTS
-        return f"{rule.cidr} on {rule.describe()}, including {shown}" + (f" and {more} more" if more > 0 else "")
+        tail = f" and {more} more" if more > 0 else ""
+        return f"{rule.cidr} on {rule.describe()}, including {shown}{tail}"
     if rule.low == rule.high:
         return f"{rule.cidr} on {rule.protocol} {ports[0]}"
     return f"{rule.cidr} on {rule.describe()}, covering {', '.join(ports)}"
@@ -113,8 +114,8 @@ def sg_admin_ports_open(inv: AwsInventory) -> Iterator[Verdict]:
             yield failed(arn, f"{group_label(group)} allows {'; '.join(exposures)}", group.record,
                          region=group.region)
         else:
-            yield passed(arn, f"{group_label(group)} opens no administrative or database port to the internet",
-                         group.record, region=group.region)
+            yield passed(arn, f"{group_label(group)} opens no administrative or database port to the "
+                         "internet", group.record, region=group.region)
 
 
 @check("aws.ec2.sg_all_traffic_open", severity=Severity.CRITICAL, resource_type="AwsEc2SecurityGroup",
@@ -131,10 +132,11 @@ def sg_all_traffic_open(inv: AwsInventory) -> Iterator[Verdict]:
         wide = [f"{rule.describe()} from {rule.cidr}" for rule in open_rules(group) if rule.all_ports]
         arn = group_arn(inv, group)
         if wide:
-            yield failed(arn, f"{group_label(group)} allows {', '.join(wide)}", group.record, region=group.region)
-        else:
-            yield passed(arn, f"{group_label(group)} admits no all-traffic rule from the internet", group.record,
+            yield failed(arn, f"{group_label(group)} allows {', '.join(wide)}", group.record,
                          region=group.region)
+        else:
+            yield passed(arn, f"{group_label(group)} admits no all-traffic rule from the internet",
+                         group.record, region=group.region)
 
 
 @check("aws.ec2.default_sg_restricted", severity=Severity.MEDIUM, resource_type="AwsEc2SecurityGroup",
@@ -154,13 +156,14 @@ def default_sg_restricted(inv: AwsInventory) -> Iterator[Verdict]:
         outbound = len(group.get("IpPermissionsEgress") or [])
         label = f"default security group {group['GroupId']} of {group.get('VpcId', 'EC2-Classic')}"
         if inbound or outbound:
-            yield failed(group_arn(inv, group), f"{label} has {inbound} inbound and {outbound} outbound rules",
-                         group.record, region=group.region)
+            yield failed(group_arn(inv, group), f"{label} has {inbound} inbound and {outbound} outbound "
+                         "rules", group.record, region=group.region)
         else:
             yield passed(group_arn(inv, group), f"{label} has no rules", group.record, region=group.region)
 
 
-@check("aws.ec2.ebs_default_encryption", severity=Severity.MEDIUM, resource_type="AwsEc2EbsEncryptionByDefault",
+@check("aws.ec2.ebs_default_encryption", severity=Severity.MEDIUM,
+       resource_type="AwsEc2EbsEncryptionByDefault",
        title="New EBS volumes are encrypted by default in every region",
        rationale="""With encryption by default on, every new volume and snapshot copy is encrypted even
        when whoever creates it forgets to ask, so stored data never lands on disk in the clear.""",

@@ -50,7 +50,8 @@ def _listener_verdict(listener: dict[str, Any], lb_name: str, region: str, *evid
     if listener.get("Protocol") == "HTTPS":
         policy = listener.get("SslPolicy") or "none"
         if MODERN_TLS_POLICY.match(policy):
-            return passed(arn, f"{label} uses TLS policy {policy} (TLS 1.2 or later)", *evidence, region=region)
+            return passed(arn, f"{label} uses TLS policy {policy} (TLS 1.2 or later)", *evidence,
+                          region=region)
         return failed(arn, f"{label} uses TLS policy {policy}, which allows protocols older than TLS 1.2",
                       *evidence, region=region)
     if _redirects_to_https(listener):

@@ -48,7 +48,8 @@ class AwsInventory:
         self.records.append(rec)
         self._index(rec)
 
-    def call(self, service: str, operation: str, region: str | None = None, **params: Any) -> EvidenceRecord | None:
+    def call(self, service: str, operation: str, region: str | None = None,
+             **params: Any) -> EvidenceRecord | None:
         """The record of one call, or None when it was never made (the check must then say ERROR)."""
         return self._by_call.get((service, operation, region or GLOBAL, canonical_json(params)))
 

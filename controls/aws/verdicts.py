@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from compliance.collect.record import EvidenceRecord, Outcome
 from controls.aws.inventory import GLOBAL, AwsInventory
@@ -14,14 +14,18 @@ def region_of(region: str) -> str | None:
     return None if region == GLOBAL else region
 
 
-def listing_errors(inv: AwsInventory, failures: Iterable[EvidenceRecord], service: str,
-                   resource: str) -> Iterator[Verdict]:
-    """One ERROR per region whose listing failed, on a wildcard resource such as ``security-group/*``."""
+def listing_errors(inv: AwsInventory, failures: Iterable[EvidenceRecord], service: str, resource: str,
+                   arn: Callable[[str], str] | None = None) -> Iterator[Verdict]:
+    """One ERROR per region whose listing failed, on a wildcard resource such as ``security-group/*``.
+
+    `arn` builds the wildcard ARN from the region for services whose ARNs carry no account id.
+    """
     for rec in failures:
         region = rec.scope or GLOBAL
         where = "the account" if region == GLOBAL else region
-        yield errored(inv.arn(service, region, resource), f"cannot list {resource} in {where}: {rec.error}",
-                      rec, region=region_of(region))
+        resource_id = arn(region) if arn else inv.arn(service, region, resource)
+        yield errored(resource_id, f"cannot list {resource} in {where}: {rec.error}", rec,
+                      region=region_of(region))
 
 
 def unusable(rec: EvidenceRecord | None, operation: str) -> str | None:

@@ -72,7 +72,8 @@ def managed_rules(inv: AwsInventory) -> Iterator[Verdict]:
     yield from errors
     for item in acls:
         label = f"web ACL {item.get('Name', item['ARN'])}"
-        rec = inv.call("wafv2", "get_web_acl", item.region, Name=item["Name"], Id=item["Id"], Scope="REGIONAL")
+        rec = inv.call("wafv2", "get_web_acl", item.region, Name=item["Name"], Id=item["Id"],
+                       Scope="REGIONAL")
         why = unusable(rec, "get_web_acl")
         acl = (rec.response or {}).get("WebACL") if rec is not None and not why else None
         if acl is None:
@@ -104,7 +105,8 @@ def logging_enabled(inv: AwsInventory) -> Iterator[Verdict]:
         rec = inv.call("wafv2", "get_logging_configuration", item.region, ResourceArn=item["ARN"])
         why = unusable(rec, "get_logging_configuration")
         if rec is None or why:
-            yield errored(item["ARN"], f"{label}: logging unknown: {why}", item.record, rec, region=item.region)
+            yield errored(item["ARN"], f"{label}: logging unknown: {why}", item.record, rec,
+                          region=item.region)
             continue
         config = (rec.response or {}).get("LoggingConfiguration")
         if config:

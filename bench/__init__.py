@@ -1,0 +1,1 @@
+"""Benchmarks: each prints ratios against a reference run made in the same process."""

@@ -1,0 +1,125 @@
+"""The catalogs stay honest: real ids, once each, in order; every mapped check exists and vice versa."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from compliance.errors import UsageError
+from compliance.frameworks import (
+    FRAMEWORK_IDS,
+    TESTING_KINDS,
+    all_frameworks,
+    framework_of,
+    load,
+    parse_catalog,
+    requirement_refs,
+)
+from controls.registry import all_checks
+
+REFERENCE = Path(__file__).parent / "reference"
+"""Copies of the official requirement ids (identifiers only), so the test runs anywhere."""
+REFERENCE_FILES = {"pci-dss-4.0.1": "pci-dss-4.0.1-requirement-ids.txt",
+                  "iso27001-2022": "iso-27001-2022-annex-a-ids.txt"}
+
+
+def _reference_ids(framework_id: str) -> list[str]:
+    return (REFERENCE / REFERENCE_FILES[framework_id]).read_text().split()
+
+
+@pytest.mark.parametrize("framework_id", FRAMEWORK_IDS)
+def test_ids_are_the_real_ones_once_each_in_order(framework_id: str) -> None:
+    fw = load(framework_id)
+    assert [r.id for r in fw.requirements] == _reference_ids(framework_id)
+
+
+def test_pci_has_every_numbered_requirement_and_iso_exactly_93() -> None:
+    pci, iso = load("pci-dss-4.0.1"), load("iso27001-2022")
+    assert len(pci.requirements) == 280
+    ids = {r.id for r in pci.requirements}
+    assert {"8.3.10.1", "12.5.2.1", "9.5.1.2.1", "A1.1.1", "A2.1.3", "A3.5.1"} <= ids
+    assert len(iso.requirements) == 93
+    assert [p.id for p in iso.principals] == ["5", "6", "7", "8"]
+    assert [len(iso.under(p)) for p in ("5", "6", "7", "8")] == [37, 8, 14, 34]
+
+
+@pytest.mark.parametrize("framework_id", FRAMEWORK_IDS)
+def test_every_requirement_is_well_formed(framework_id: str) -> None:
+    fw = load(framework_id)
+    assert fw.catalog_version
+    for req in fw.requirements:
+        prefix = req.id.removeprefix("A.").split(".")[0]
+        assert req.principal == prefix, req.id
+        assert req.testing in TESTING_KINDS
+        assert 2 <= len(req.title.split()) <= 10, req.title
+        assert len(set(req.checks)) == len(req.checks)
+
+
+def test_every_mapped_check_exists() -> None:
+    registered = {c.id for c in all_checks()}
+    for fw in all_frameworks():
+        missing = {c for req in fw.requirements for c in req.checks} - registered
+        assert not missing, f"{fw.id} maps checks that do not exist: {sorted(missing)}"
+
+
+def test_every_check_maps_to_pci_and_iso() -> None:
+    checks = all_checks()
+    assert checks
+    for item in checks:
+        refs = requirement_refs(item.id)
+        assert any(r.startswith("PCI DSS v4.0.1/") for r in refs), item.id
+        assert any(r.startswith("ISO/IEC 27001:2022/A.") for r in refs), item.id
+
+
+def test_requirement_refs_are_derived_from_the_catalogs() -> None:
+    assert requirement_refs("aws.cloudtrail.bucket_locked") == (
+        "PCI DSS v4.0.1/10.3.2", "PCI DSS v4.0.1/10.3.3", "PCI DSS v4.0.1/10.5.1",
+        "ISO/IEC 27001:2022/A.5.33", "ISO/IEC 27001:2022/A.8.15")
+    assert requirement_refs("no.such.check") == ()
+    for fw in all_frameworks():
+        for req in fw.requirements:
+            for check_id in req.checks:
+                assert fw.ref(req.id) in requirement_refs(check_id)
+
+
+def test_lookups() -> None:
+    pci = load("pci-dss-4.0.1")
+    assert pci.requirement("10.3.2").checks == ("aws.cloudtrail.bucket_locked",
+                                                "aws.cloudtrail.kms_encrypted")
+    assert framework_of("A.8.15").id == "iso27001-2022"
+    assert framework_of("8.3.10.1") is pci
+    with pytest.raises(UsageError, match=r"no requirement '10\.3\.99'"):
+        pci.requirement("10.3.99")
+    with pytest.raises(UsageError, match=r"no catalog has a requirement '1\.1'"):
+        framework_of("1.1")
+    with pytest.raises(UsageError, match="unknown framework 'nist'"):
+        load("nist")
+
+
+def _catalog(**req: object) -> dict:
+    base = {"id": "1.1.1", "principal": "1", "title": "t", "testing": "manual"}
+    return {"id": "x", "name": "X", "version": "1", "label": "X 1", "principals": [{"id": "1", "title": "P"}],
+            "requirements": [{**base, **req}]}
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"principal": "9"}, "unknown principal '9'"),
+    ({"testing": "sometimes"}, "testing 'sometimes'"),
+    ({"testing": "partial"}, "is partial but lists 0 checks"),
+    ({"checks": ["a.b"]}, "is manual but lists 1 checks"),
+])
+def test_parse_catalog_rejects_inconsistent_requirements(changes: dict, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        parse_catalog(_catalog(**changes), "test.yaml")
+
+
+def test_parse_catalog_rejects_duplicates_and_missing_fields() -> None:
+    data = _catalog()
+    data["requirements"] *= 2
+    with pytest.raises(UsageError, match=r"1\.1\.1 listed more than once"):
+        parse_catalog(data, "dup.yaml")
+    with pytest.raises(UsageError, match=r"broken.yaml: malformed catalog \(KeyError"):
+        parse_catalog({"id": "x"}, "broken.yaml")
+    with pytest.raises(UsageError, match="malformed catalog"):
+        parse_catalog(["not", "a", "mapping"], "list.yaml")

@@ -1,0 +1,127 @@
+"""The Flask application factory and the request pipeline every route goes through."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Flask, Response, current_app, g, request
+from werkzeug.exceptions import HTTPException
+
+from wallet import logs
+from wallet.acquirer import Acquirer
+from wallet.auth import AuthError, Principal, verify_token
+from wallet.config import Config
+from wallet.db import admin_session, tenant_session
+from wallet.guards import add_security_headers
+from wallet.ledger import LedgerError
+from wallet.problems import ApiError, problem
+from wallet.runtime import Runtime
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def create_app(config: Config | None = None, *, acquirer: Acquirer | None = None) -> Flask:
+    config = config or Config.load()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["wallet"] = Runtime.build(config, acquirer)
+    logs.configure(config.log_level)
+
+    from wallet.api import cards, meta, oauth, payments, wallets
+
+    for module in (meta, oauth, wallets, cards, payments):
+        app.register_blueprint(module.bp)
+    app.before_request(_start)
+    app.after_request(_finish)
+    app.teardown_request(_close)
+    app.register_error_handler(ApiError, lambda e: problem(e.status, e.title, e.detail, **e.extensions))
+    app.register_error_handler(LedgerError, lambda e: problem(e.status, e.title, str(e)))
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
+    return app
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["wallet"]  # type: ignore[no-any-return]
+
+
+def _start() -> None:
+    g.started = time.perf_counter()
+    g.request_id = secrets.token_hex(8)
+    rt = runtime()
+    g.host_tenant = rt.domains.tenant_for(request.host)
+    if request.path.startswith("/v1/"):
+        g.principal = _authenticate(rt)
+        if (wait := rt.limiter.allow(f"client:{g.principal.client_id}")) > 0:
+            raise ApiError(429, "Too many requests", "rate limit exceeded", retry_after=round(wait, 3))
+        g.db = tenant_session(rt.sessions, g.principal.tenant_id)
+    elif request.path.startswith("/oauth/"):
+        if (wait := rt.limiter.allow(f"addr:{request.remote_addr}")) > 0:
+            raise ApiError(429, "Too many requests", "rate limit exceeded", retry_after=round(wait, 3))
+        g.db = admin_session(rt.sessions)
+
+
+def _authenticate(rt: Runtime) -> Principal:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(401, "Unauthorized", "a Bearer access token is required")
+    with admin_session(rt.sessions) as session:
+        try:
+            principal = verify_token(rt.signing, session, token.strip(), issuer=rt.config.issuer)
+        except AuthError as exc:
+            raise ApiError(401, "Unauthorized", str(exc)) from None
+    if g.host_tenant is not None and g.host_tenant != principal.tenant_id:
+        raise ApiError(401, "Unauthorized", "this access token is not valid for this host")
+    return principal
+
+
+def requires(scope: str) -> Callable[[F], F]:
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            if scope not in g.principal.scopes:
+                raise ApiError(403, "Forbidden", f"this operation needs the {scope} scope")
+            return view(*args, **kwargs)
+
+        return guarded  # type: ignore[return-value]
+
+    return decorate
+
+
+def _finish(response: Response) -> Response:
+    response.headers["X-Request-Id"] = g.get("request_id", "")
+    if response.status_code == 429 and response.mimetype == "application/problem+json":
+        response.headers["Retry-After"] = str(max(1, round(response.get_json().get("retry_after", 1))))
+    principal = g.get("principal")
+    logs.event("request", method=request.method, path=request.path, status=response.status_code,
+               ms=round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2),
+               client=principal.client_id if principal else None, request_id=g.get("request_id"))
+    return add_security_headers(response)
+
+
+def _close(_exc: BaseException | None) -> None:
+    if (session := g.pop("db", None)) is not None:
+        session.close()
+
+
+def _http_error(exc: HTTPException) -> Response:
+    code = exc.code or 500
+    detail = {404: "no such route", 405: "method not allowed on this route",
+              413: "the request body is too large"}.get(code, "")
+    response = problem(code, exc.name, detail)
+    if code == 405 and exc.get_response().headers.get("Allow"):
+        response.headers["Allow"] = exc.get_response().headers["Allow"]
+    return response
+
+
+def _unexpected(exc: Exception) -> Response:
+    logging.getLogger(logs.LOGGER).error("unhandled error", exc_info=exc,
+                                         extra={"fields": {"request_id": g.get("request_id")}})
+    return problem(500, "Internal error", "the request failed; quote the request id to support",
+                   request_id=g.get("request_id"))

@@ -1,0 +1,53 @@
+"""Strict request bodies: a JSON object with exactly the expected fields of the expected types."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Request
+
+from wallet.problems import ApiError
+
+CARD_SECRETS = frozenset({"cvv", "cvc", "cvv2", "cvc2", "cid", "security_code", "pin", "track", "track2"})
+
+
+def invalid(detail: str, **extensions: Any) -> ApiError:
+    return ApiError(422, "Validation failed", detail, **extensions)
+
+
+def json_body(request: Request, fields: dict[str, type | tuple[type, ...]],
+              optional: frozenset[str] = frozenset()) -> dict[str, Any]:
+    if not request.is_json:
+        raise ApiError(415, "Unsupported media type", "send the body as application/json")
+    data = request.get_json(silent=True)
+    if data is None:
+        raise ApiError(400, "Malformed request", "the body is not valid JSON")
+    if not isinstance(data, dict):
+        raise invalid("the body must be a JSON object")
+    secrets = sorted(CARD_SECRETS & {k.lower() for k in data})
+    if secrets:
+        raise invalid("card security codes are never accepted or stored", fields=secrets)
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise invalid(f"unknown field(s): {', '.join(unknown)}", fields=unknown)
+    missing = sorted(set(fields) - set(data) - optional)
+    if missing:
+        raise invalid(f"missing field(s): {', '.join(missing)}", fields=missing)
+    for name, kind in fields.items():
+        if name in data and (not isinstance(data[name], kind) or isinstance(data[name], bool)):
+            raise invalid(f"field {name} has the wrong type", fields=[name])
+    return data
+
+
+def text(value: str, name: str, max_len: int = 100) -> str:
+    if not value.strip() or len(value) > max_len or not value.isprintable():
+        raise invalid(f"{name} must be 1 to {max_len} printable characters", fields=[name])
+    return value
+
+
+def limit_arg(raw: str | None, default: int = 50, maximum: int = 100) -> int:
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise invalid(f"limit must be an integer from 1 to {maximum}", fields=["limit"])
+    return int(raw)

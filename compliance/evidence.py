@@ -111,7 +111,8 @@ def _trusted_key(pack: Path, public_key: Path | None) -> tuple[str, Ed25519Publi
     for path in (public_key, own, pack.parent / keys.PUBLIC_NAME):
         if path is not None and (path is public_key or path.is_file()):
             return str(path), keys.load_public(path)
-    raise UsageError(f"no public key to verify with: pass --public-key (none in {own.parent} or beside the pack)")
+    raise UsageError(f"no public key to verify with: pass --public-key (none in {own.parent} "
+                     "or beside the pack)")
 
 
 def _read(zf: zipfile.ZipFile, name: str) -> bytes | None:

@@ -15,7 +15,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from compliance.findings import Finding, Status
 from compliance.scan import RequirementResult, RocResult
-from reports.attestations import Attestation
+from reports.attestations import Attestation, load_attestations
 from reports.view import (
     ScanView,
     check_meta,
@@ -192,5 +192,7 @@ def build_context(view: ScanView, *, organisation: str | None, attestations: lis
 
 def render_html(view: ScanView, *, organisation: str | None = None,
                 attestations: list[Attestation] | None = None, pdf: bool = False) -> str:
-    context = build_context(view, organisation=organisation, attestations=attestations or [], pdf=pdf)
+    if attestations is None:
+        attestations = load_attestations(None, view.scan)
+    context = build_context(view, organisation=organisation, attestations=attestations, pdf=pdf)
     return _env.get_template("report.html.j2").render(context)

@@ -10,7 +10,6 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -196,7 +195,7 @@ class SigningKeys:
         rows = session.scalars(select(SigningKey).order_by(SigningKey.created_at)).all()
         cutoff = time.time() - MAX_TOKEN_TTL
         self._public = {r.kid: Ed25519PublicKey.from_public_bytes(r.public_key) for r in rows
-                        if r.retired_at is None or _epoch(r.retired_at) > cutoff}
+                        if r.retired_at is None or r.retired_at.timestamp() > cutoff}
         live = [r for r in rows if r.retired_at is None]
         if live:
             key = live[-1]
@@ -206,7 +205,3 @@ class SigningKeys:
             self._active = None
         self._loaded_at = time.monotonic()
 
-
-def _epoch(moment: datetime) -> float:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()

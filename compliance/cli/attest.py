@@ -30,7 +30,8 @@ class _AddUnlessNamed(TyperGroup):
 
 
 attest_app = typer.Typer(cls=_AddUnlessNamed, no_args_is_help=True,
-                         help="Manual attestations: evidence a person vouches for, with an expiry.")
+                         help="Manual attestations: evidence a person vouches for, with an expiry. "
+                              "`comply attest REQ_ID ...` is short for `comply attest add REQ_ID ...`.")
 
 
 class Format(StrEnum):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from unittest import mock
 
@@ -30,8 +32,29 @@ def planted_report(scan: Scan) -> tuple[list[str], list[str]]:
     return missed, wrong
 
 
+def demo_waivers(path: Path, today: dt.date) -> Path:
+    """One waiver that holds and one that has lapsed, so the demo shows both in its results."""
+    path.write_text(f"""\
+waivers:
+  - check_id: aws.s3.bucket_encrypted
+    resource: "arn:aws:s3:::scratch-uploads"
+    justification: holds only public marketing images; no cardholder data may be written there
+    approver: Demo CISO
+    expires: {today + dt.timedelta(days=20)}
+    compensating_control: bucket policy denies uploads from CDE roles; Macie scans it weekly
+  - check_id: aws.ecr.scan_on_push
+    resource: "*legacy-worker"
+    justification: repository retired at the end of the last quarter
+    approver: Demo CISO
+    expires: {today - dt.timedelta(days=10)}
+""", "utf-8")
+    return path
+
+
 def run_demo(output: Output, console: Console) -> int:
     started = time.monotonic()
+    if output.waivers_path is None:
+        output = replace(output, waivers_path=demo_waivers(output.out_dir / "waivers.yaml", dt.date.today()))
     with mock.patch.dict(os.environ, DEMO_CREDENTIALS), moto_server() as endpoint:
         console.print(f"moto server on {endpoint}; provisioning the reference payments deployment ...")
         provision(endpoint)
@@ -59,4 +82,5 @@ def register(app: typer.Typer) -> None:
         """Start moto's server, provision a payments deployment with deliberate gaps, and scan it."""
         output = prepare_output(out, format, "low", db or f"sqlite:///{out.resolve() / 'comply.db'}",
                                 None, None, None, "Demo Payments Ltd")
+        output = replace(output, waivers_path=None)
         raise typer.Exit(run_demo(output, Console()))

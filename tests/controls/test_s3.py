@@ -42,6 +42,12 @@ def test_no_default_encryption_fails():
     assert finding.status is Status.FAIL and finding.reason == "bucket raw has no default encryption"
 
 
+def test_rule_without_an_algorithm_is_no_encryption():
+    empty = ok("s3", "get_bucket_encryption", {"ServerSideEncryptionConfiguration": {"Rules": [{}]}},
+               region=None, Bucket="raw")
+    assert only(ENC, inventory(buckets("raw"), empty)).status is Status.FAIL
+
+
 def test_sse_s3_is_fine_for_ordinary_buckets():
     finding = only(ENC, inventory(buckets("web"), encryption("web", "AES256"), no_tags("web")))
     assert finding.status is Status.PASS

@@ -63,12 +63,14 @@ def make_scan(scan_id: str = "scan0001", *, bucket_status: Status = Status.FAIL)
     ]
     waivers = [
         WaiverUse("aws.s3.bucket_encrypted", "arn:aws:s3:::public-site", "static public site, no CHD",
-                  "ciso@example.com", "2026-01-25", "active", "CloudFront only", ("arn:aws:s3:::public-site",)),
+                  "ciso@example.com", "2026-01-25", "active", "CloudFront only",
+                  ("arn:aws:s3:::public-site",)),
         WaiverUse("aws.cloudtrail.enabled", "*", "old", "ciso@example.com", "2025-01-01", "expired"),
     ]
     return Scan(target="aws", scope={"account_id": ACCOUNT, "regions": ["eu-west-1", "us-east-1"],
                                      "endpoint_url": "http://127.0.0.1:5000"},
-                identity={"Arn": f"arn:aws:iam::{ACCOUNT}:user/auditor", "Account": ACCOUNT, "UserId": "AIDA1"},
+                identity={"Arn": f"arn:aws:iam::{ACCOUNT}:user/auditor", "Account": ACCOUNT,
+                          "UserId": "AIDA1"},
                 id=scan_id, started_at="2026-01-10T09:00:00.000+00:00",
                 finished_at="2026-01-10T09:00:05.500+00:00",
                 catalog_versions={"pci-dss-4.0.1": "2024.06", "iso27001-2022": "2022"},
@@ -80,7 +82,8 @@ def add_attestation(store: Store) -> None:
     with store.session() as db, db.begin():
         db.merge(AttestationRow(id="att00001", framework="pci-dss-4.0.1", requirement_id="12.1.1",
                                 attested_by="ciso@example.com", note="policy reviewed by the board",
-                                created_at="2026-01-02T00:00:00+00:00", expires_at="2027-01-02T00:00:00+00:00",
+                                created_at="2026-01-02T00:00:00+00:00",
+                                expires_at="2027-01-02T00:00:00+00:00",
                                 files=[{"name": "minutes.pdf", "sha256": digest,
                                         "size": len(ATTESTATION_BYTES)}]))
         db.merge(AttestationFileRow(attestation_id="att00001", sha256=digest, name="minutes.pdf",

@@ -15,15 +15,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from compliance import keys
 from compliance.errors import UsageError
-from compliance.evidence import MANIFEST, SIGNATURE, sha256, verify_pack, write_pack
+from compliance.evidence import MANIFEST, SIGNATURE, canonical_zip, sha256, verify_pack, write_pack
 from reports import write_reports
 from tests.reports.conftest import ATTESTATION_BYTES
 
 
 @pytest.fixture
 def pack(tmp_path, scan, store) -> Path:
-    write_reports(scan, ["ocsf", "csv"], tmp_path / "out", organisation="Acme Pay", store=store)
-    return tmp_path / "out" / "evidence.zip" if False else _with_pack(tmp_path, scan, store)
+    return _with_pack(tmp_path, scan, store)
 
 
 def _with_pack(tmp_path: Path, scan, store) -> Path:
@@ -33,13 +32,21 @@ def _with_pack(tmp_path: Path, scan, store) -> Path:
 
 
 def rewrite(pack: Path, change) -> None:
-    """Rebuild the zip with change(members) applied to its {name: bytes}."""
+    """Rebuild the zip exactly as comply lays it out, with change(members) applied to its {name: bytes}."""
     with zipfile.ZipFile(pack) as zf:
         members = {n: zf.read(n) for n in zf.namelist()}
     change(members)
-    with zipfile.ZipFile(pack, "w") as zf:
+    pack.write_bytes(canonical_zip(members))
+
+
+def test_same_files_in_another_zip_layout_detected(pack):
+    with zipfile.ZipFile(pack) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    with zipfile.ZipFile(pack, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name, data in members.items():
             zf.writestr(name, data)
+    assert verify_pack(pack).problems == [
+        "archive structure altered: the zip's bytes differ from the canonical pack of the same files"]
 
 
 def test_pack_holds_what_an_assessor_needs(pack, scan):
@@ -95,7 +102,6 @@ def test_duplicate_entry_detected(pack):
 
 
 def test_signature_swapped_from_another_pack(pack, tmp_path, scan, store):
-    other = _with_pack(tmp_path / "second", scan, store)
     scan.finished_at = "2026-01-10T09:00:06.000+00:00"
     other = _with_pack(tmp_path / "third", scan, store)
     with zipfile.ZipFile(other) as zf:
@@ -163,8 +169,14 @@ def test_not_a_pack(tmp_path, pack):
     plain = tmp_path / "plain.zip"
     with zipfile.ZipFile(plain, "w") as zf:
         zf.writestr("notes.txt", b"x")
-    with pytest.raises(UsageError, match="has no manifest.json"):
+    with pytest.raises(UsageError, match=r"has no manifest\.json"):
         verify_pack(plain)
+
+
+def test_key_beside_the_pack_used_when_user_has_none(pack, config_dir):
+    (config_dir / keys.PUBLIC_NAME).unlink()
+    result = verify_pack(pack)
+    assert result.ok and result.key_source == str(pack.parent / keys.PUBLIC_NAME)
 
 
 def test_no_public_key_anywhere(tmp_path, pack, config_dir):

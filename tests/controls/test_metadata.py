@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import pytest
+
+from compliance.collect.record import Outcome
+from compliance.findings import Severity
+from controls.aws.inventory import unreadable
+from controls.registry import all_checks
+from tests.controls.builders import REGION, broken, inventory, ok
+
+EXPECTED = {
+    "aws.ec2.sg_admin_ports_open": Severity.HIGH, "aws.ec2.sg_all_traffic_open": Severity.CRITICAL,
+    "aws.ec2.default_sg_restricted": Severity.MEDIUM, "aws.ec2.ebs_default_encryption": Severity.MEDIUM,
+    "aws.rds.not_public": Severity.HIGH, "aws.rds.storage_encrypted": Severity.HIGH,
+    "aws.elbv2.waf_attached": Severity.HIGH, "aws.elbv2.listener_tls": Severity.HIGH,
+    "aws.apigateway.waf_attached": Severity.HIGH, "aws.wafv2.managed_rules": Severity.HIGH,
+    "aws.wafv2.logging_enabled": Severity.MEDIUM, "aws.s3.bucket_encrypted": Severity.HIGH,
+    "aws.kms.key_rotation": Severity.MEDIUM, "aws.iam.root_mfa": Severity.CRITICAL,
+    "aws.iam.console_user_mfa": Severity.HIGH, "aws.cloudtrail.multi_region_logging": Severity.HIGH,
+    "aws.cloudtrail.log_validation": Severity.MEDIUM, "aws.cloudtrail.bucket_locked": Severity.HIGH,
+    "aws.cloudtrail.kms_encrypted": Severity.MEDIUM, "aws.ecr.scan_on_push": Severity.MEDIUM,
+    "aws.ecr.image_vulnerabilities": Severity.HIGH,
+}
+
+
+def test_every_aws_check_is_registered_with_its_severity():
+    assert {c.id: c.severity for c in all_checks("aws")} == EXPECTED
+
+
+@pytest.mark.parametrize("item", all_checks("aws"), ids=lambda c: c.id)
+def test_check_explains_itself(item):
+    assert item.title and "\n" not in item.title and len(item.title) <= 90
+    assert item.resource_type.startswith("Aws")
+    for text in (item.rationale, item.remediation):
+        assert 40 <= len(text) <= 600
+        assert 1 <= text.count(". ") + text.endswith(".") <= 3
+    assert item.function.__module__ == f"controls.aws.{item.id.split('.')[1]}"
+
+
+def test_inventory_add_and_unreadable():
+    inv = inventory()
+    good, bad = ok("ec2", "get_ebs_encryption_by_default", {}), broken("ec2", "describe_security_groups")
+    inv.add(good)
+    assert inv.call("ec2", "get_ebs_encryption_by_default", REGION) is good
+    assert list(unreadable([good, None, bad])) == [bad]
+    assert bad.outcome is Outcome.ERROR

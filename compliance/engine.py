@@ -37,6 +37,8 @@ def scan_aws(request: AwsScanRequest, progress: Progress | None = None) -> Scan:
                             progress=progress)
     inventory = AwsInventory(target.account_id, target.regions, scan.evidence,
                              options={"ecr_min_severity": request.ecr_min_severity.name})
-    scan.findings = list(run_checks(all_checks("aws"), inventory))
+    checks = all_checks("aws")
+    scan.options["checks"] = [c.id for c in checks]
+    scan.findings = list(run_checks(checks, inventory))
     scan.finished_at = utcnow()
     return scan

@@ -92,8 +92,8 @@ def check(check_id: str, *, title: str, severity: Severity, resource_type: str, 
     def register(function: CheckFunction) -> CheckFunction:
         if check_id in CHECKS:
             raise ValueError(f"check {check_id} registered twice")
-        CHECKS[check_id] = Check(check_id, title, severity, target, resource_type, rationale.strip(),
-                                 remediation.strip(), function)
+        CHECKS[check_id] = Check(check_id, title, severity, target, resource_type,
+                                 " ".join(rationale.split()), " ".join(remediation.split()), function)
         return function
 
     return register

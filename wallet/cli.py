@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.orm import Session, sessionmaker
 from typer.core import TyperGroup
 
 from wallet import __version__, audit, migrate
@@ -54,9 +56,13 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
     """Settings come from WALLET_* variables and the YAML file named by WALLET_CONFIG."""
 
 
-def _sessions(config: Config) -> Any:
+def _engine(config: Config) -> Engine:
     config.home_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return session_factory(make_engine(config.db_url))
+    return make_engine(config.db_url)
+
+
+def _sessions(config: Config) -> sessionmaker[Session]:
+    return session_factory(_engine(config))
 
 
 def _print(data: dict[str, Any]) -> None:
@@ -66,9 +72,7 @@ def _print(data: dict[str, Any]) -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or upgrade the schema to the latest revision."""
-    config = Config.load()
-    config.home_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    engine = make_engine(config.db_url)
+    engine = _engine(Config.load())
     migrate.upgrade(engine)
     typer.echo(f"database at revision {migrate.current_revision(engine)}")
 
@@ -135,7 +139,7 @@ def serve_cmd(
         tls_cert, tls_key = make_cert(config.home_dir / "tls", ("localhost", host))
     elif tls_cert is None or tls_key is None or not tls_cert.is_file() or not tls_key.is_file():
         raise ConfigError("--tls-cert and --tls-key must both name readable files")
-    engine = make_engine(config.db_url)
+    engine = _engine(config)
     if not migrate.is_current(engine):
         raise ConfigError("the database schema is not current; run `wallet db upgrade` first")
     engine.dispose()

@@ -32,6 +32,9 @@ def self_signed(directory: Path, hosts: tuple[str, ...] = ("localhost", "127.0.0
             .not_valid_after(now + dt.timedelta(days=30))
             .add_extension(x509.SubjectAlternativeName(names), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .sign(key, hashes.SHA256()))
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     cert_path, key_path = directory / "self-signed.crt", directory / "self-signed.key"

@@ -23,8 +23,9 @@ def ok(service: str, operation: str, response: Any, *, region: str | None = REGI
 
 def absent(service: str, operation: str, *, region: str | None = REGION, code: str = "NotFound",
            **params: Any) -> EvidenceRecord:
-    return EvidenceRecord("aws", service, operation, region, params, WHEN, Outcome.ABSENT, None, "req-2",
-                          error_code=code, error_message="nothing configured")
+    """A definite 'nothing configured', recorded the way the collector records it."""
+    return EvidenceRecord("aws", service, operation, region, params, WHEN, Outcome.ABSENT, {"absent": code},
+                          "req-2", error_code=code, error_message="nothing configured")
 
 
 def broken(service: str, operation: str, *, region: str | None = REGION, code: str = "AccessDenied",

@@ -32,7 +32,7 @@ def test_check_explains_itself(item):
     assert item.title and "\n" not in item.title and len(item.title) <= 90
     assert item.resource_type.startswith("Aws")
     for text in (item.rationale, item.remediation):
-        assert 40 <= len(text) <= 600
+        assert 40 <= len(text) <= 600 and "\n" not in text and "  " not in text
         assert 1 <= text.count(". ") + text.endswith(".") <= 3
     assert item.function.__module__ == f"controls.aws.{item.id.split('.')[1]}"
 

@@ -1,7 +1,8 @@
 """The assessor's report as one self-contained HTML file (inline CSS and SVG), and the context PDF shares.
 
-Requirement-centric: per-resource detail is capped per check within a requirement (`detail_limit`) so that
-a scan with thousands of findings stays readable; the report says where the rest is (findings.csv).
+Requirement-centric: requirements with failures list their failing checks; each failing check is then shown
+once with at most `detail_limit` of its resources (5 in the PDF), so a scan with thousands of findings stays
+a readable document. The report says where the rest is (findings.csv, findings.ocsf.json, evidence.zip).
 """
 
 from __future__ import annotations
@@ -39,23 +40,26 @@ _env = Environment(loader=PackageLoader("reports", "templates"), autoescape=True
 
 
 @dataclass(frozen=True)
-class CheckGroup:
-    """A failing check within a requirement: the first `shown` resources and how many more there are."""
+class FailingCheck:
+    """A check with unwaived failures: the first `shown` resources and how many more there are."""
 
     check_id: str
+    anchor: str
     title: str
     severity: str
     remediation: str
+    refs: tuple[str, ...]
+    count: int
     shown: list[Finding]
     hidden: int
 
 
 @dataclass(frozen=True)
-class FailGroup:
+class FailingRequirement:
     anchor: str
     ref: str
     title: str
-    checks: list[CheckGroup]
+    checks: list[FailingCheck]
 
 
 def anchor(framework_id: str, requirement_id: str) -> str:
@@ -80,28 +84,30 @@ def _failing(view: ScanView) -> dict[str, list[Finding]]:
     return out
 
 
-def _check_group(check_id: str, findings: list[Finding], limit: int) -> CheckGroup:
-    meta = check_meta(check_id)
-    ordered = sorted(findings, key=lambda f: f.resource_id)
-    return CheckGroup(check_id, meta.title, findings[0].severity.label, meta.remediation,
-                      ordered[:limit], max(0, len(ordered) - limit))
+def failing_checks(view: ScanView, limit: int) -> dict[str, FailingCheck]:
+    """Each failing check once, most severe first, with at most `limit` of its resources."""
+    out = {}
+    for check_id, findings in sorted(_failing(view).items(), key=lambda kv: (-kv[1][0].severity, kv[0])):
+        meta = check_meta(check_id)
+        ordered = sorted(findings, key=lambda f: f.resource_id)
+        out[check_id] = FailingCheck(check_id, f"check-{check_id}", meta.title, findings[0].severity.label,
+                                     meta.remediation, view.refs(check_id), len(ordered), ordered[:limit],
+                                     max(0, len(ordered) - limit))
+    return out
 
 
-def fail_groups(view: ScanView, limit: int) -> list[FailGroup]:
-    failing = _failing(view)
+def failing_requirements(view: ScanView, checks: dict[str, FailingCheck]) -> list[FailingRequirement]:
+    """Requirements with failing checks, in catalog order; failing checks no requirement names come last."""
     groups, covered = [], set()
     for r in view.results:
-        checks = [c for c in view.checks_of(r) if c in failing]
-        if not checks:
-            continue
-        covered.update(checks)
-        groups.append(FailGroup(anchor(r.framework, r.requirement_id),
-                                f"{framework_label(r.framework)} {r.requirement_id}",
-                                requirement_title(r.framework, r.requirement_id),
-                                [_check_group(c, failing[c], limit) for c in checks]))
-    if rest := sorted(set(failing) - covered):
-        groups.append(FailGroup("req-unmapped", "Not mapped to a requirement", "",
-                                [_check_group(c, failing[c], limit) for c in rest]))
+        failing = [checks[c] for c in view.checks_of(r) if c in checks]
+        if failing:
+            covered.update(c.check_id for c in failing)
+            groups.append(FailingRequirement(anchor(r.framework, r.requirement_id),
+                                             f"{framework_label(r.framework)} {r.requirement_id}",
+                                             requirement_title(r.framework, r.requirement_id), failing))
+    if rest := [c for c in checks.values() if c.check_id not in covered]:
+        groups.append(FailingRequirement("req-unmapped", "Not mapped to a requirement", "", rest))
     return groups
 
 
@@ -154,11 +160,11 @@ def _waivers(view: ScanView) -> list[dict]:
     return out
 
 
-def _errors(view: ScanView) -> list[dict]:
+def _errors(view: ScanView, limit: int) -> list[dict]:
     by_check: dict[str, list[Finding]] = defaultdict(list)
     for f in view.by_status(Status.ERROR):
         by_check[f.check_id].append(f)
-    return [{"check_id": c, "title": check_meta(c).title, "findings": fs}
+    return [{"check_id": c, "title": check_meta(c).title, "findings": fs[:limit], "hidden": len(fs) - limit}
             for c, fs in sorted(by_check.items())]
 
 
@@ -171,7 +177,7 @@ def build_context(view: ScanView, *, organisation: str | None, attestations: lis
                    "chart": chart(view, fid),
                    "rows": [_requirement_row(view, r, failing) for r in view.results if r.framework == fid]}
                   for fid in view.frameworks]
-    groups = fail_groups(view, limit)
+    checks = failing_checks(view, limit)
     shown = [] if pdf else scan.evidence[:EVIDENCE_LIMIT]
     return {
         "pdf": pdf, "scan": scan, "organisation": organisation or "(organisation not configured)",
@@ -181,10 +187,11 @@ def build_context(view: ScanView, *, organisation: str | None, attestations: lis
         "unwaived_failures": sum(map(len, failing.values())),
         "waived": sum(1 for f in scan.findings if f.suppressed_by), "frameworks": frameworks,
         "roc_order": [(roc.value, ROC_CLASS[roc]) for roc in ROC_ORDER],
-        "fail_groups": groups, "truncated": any(c.hidden for g in groups for c in g.checks),
+        "failing_requirements": failing_requirements(view, checks), "failing_checks": list(checks.values()),
+        "truncated": any(c.hidden for c in checks.values()),
         "detail_limit": limit, "waivers": _waivers(view), "attestations": attestations,
         "not_tested": [r for r in view.results if r.result is RocResult.NOT_TESTED],
-        "errors": _errors(view), "framework_label": framework_label, "requirement_title": requirement_title,
+        "errors": _errors(view, limit), "framework_label": framework_label,
         "evidence": shown, "evidence_hidden": 0 if pdf else len(scan.evidence) - len(shown),
         "evidence_anchor": {e.id: f"ev-{i}" for i, e in enumerate(shown)},
     }

@@ -16,7 +16,6 @@ from compliance.findings import Finding, Severity, Status
 from compliance.scan import RequirementResult, RocResult, Scan
 
 FRAMEWORK_LABELS = {"pci-dss-4.0.1": "PCI DSS v4.0.1", "iso27001-2022": "ISO/IEC 27001:2022"}
-UNMAPPED = "unmapped"
 
 
 @dataclass(frozen=True)

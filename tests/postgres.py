@@ -41,8 +41,9 @@ class Server:
 
 
 def find_bindir() -> Path | None:
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name),
-                        reverse=True)
+    candidates = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name), reverse=True
+    )
     for path in candidates:
         if (Path(path) / "initdb").exists() and (Path(path) / "pg_ctl").exists():
             return Path(path)
@@ -78,20 +79,52 @@ def start(fsync: bool = True) -> Server:
         os.chown(root, user.pw_uid, user.pw_gid)
         run_as = SUPERUSER
     datadir = root / "data"
-    _run(run_as, str(bindir / "initdb"), "-D", str(datadir), "-U", SUPERUSER, "--auth=trust",
-         "--encoding=UTF8", "--no-sync")
+    _run(
+        run_as,
+        str(bindir / "initdb"),
+        "-D",
+        str(datadir),
+        "-U",
+        SUPERUSER,
+        "--auth=trust",
+        "--encoding=UTF8",
+        "--no-sync",
+    )
     port = _free_port()
-    options = f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={root} -c max_connections=200"
+    options = (
+        f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={root} -c max_connections=200"
+    )
     if not fsync:
         options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-    _run(run_as, str(bindir / "pg_ctl"), "-D", str(datadir), "-o", options, "-l", str(root / "server.log"),
-         "-w", "-t", "60", "start")
+    _run(
+        run_as,
+        str(bindir / "pg_ctl"),
+        "-D",
+        str(datadir),
+        "-o",
+        options,
+        "-l",
+        str(root / "server.log"),
+        "-w",
+        "-t",
+        "60",
+        "start",
+    )
     return Server(bindir, datadir, port, run_as)
 
 
 def stop(server: Server) -> None:
     with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
-        _run(server.run_as, str(server.bindir / "pg_ctl"), "-D", str(server.datadir), "-m", "fast", "-w", "stop")
+        _run(
+            server.run_as,
+            str(server.bindir / "pg_ctl"),
+            "-D",
+            str(server.datadir),
+            "-m",
+            "fast",
+            "-w",
+            "stop",
+        )
     shutil.rmtree(server.datadir.parent, ignore_errors=True)
 
 

@@ -15,8 +15,9 @@ class Charge:
 
 
 class Acquirer(Protocol):
-    def charge(self, pan: str, expiry_month: int, expiry_year: int, amount_minor: int,
-               currency: str) -> Charge: ...
+    def charge(
+        self, pan: str, expiry_month: int, expiry_year: int, amount_minor: int, currency: str
+    ) -> Charge: ...
 
 
 class TestAcquirer:
@@ -29,8 +30,9 @@ class TestAcquirer:
     def __init__(self, limit_minor: int = 10_000_000) -> None:
         self.limit_minor = limit_minor
 
-    def charge(self, pan: str, expiry_month: int, expiry_year: int, amount_minor: int,
-               currency: str) -> Charge:
+    def charge(
+        self, pan: str, expiry_month: int, expiry_year: int, amount_minor: int, currency: str
+    ) -> Charge:
         if pan in self.DECLINED_PANS:
             return Charge(False, "", "card declined by issuer")
         if amount_minor > self.limit_minor:

@@ -14,7 +14,8 @@ from wallet.auth import SCOPES, hash_secret, new_secret, parse_scopes
 from wallet.keys import KeyEncryptionKey, create_signing_key
 from wallet.models import Client, Tenant
 
-_HOST = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+_HOST = re.compile(rf"(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.-]{0,99}")
 
 
@@ -43,8 +44,14 @@ def create_tenant(session: Session, name: str, domain: str) -> Credentials:
     except IntegrityError:
         session.rollback()
         raise AdminError("a tenant with this name or domain already exists") from None
-    audit.record(session, action="tenant.create", actor="operator", subject=tenant.id, tenant_id=tenant.id,
-                 domain=domain)
+    audit.record(
+        session,
+        action="tenant.create",
+        actor="operator",
+        subject=tenant.id,
+        tenant_id=tenant.id,
+        domain=domain,
+    )
     return _new_client(session, tenant.id, SCOPES)
 
 
@@ -61,11 +68,19 @@ def create_client(session: Session, tenant: str, scopes: str) -> Credentials:
 
 def _new_client(session: Session, tenant_id: str, scopes: tuple[str, ...]) -> Credentials:
     secret = new_secret()
-    client = Client(tenant_id=tenant_id, secret_hash=hash_secret(secret), scopes=" ".join(scopes), active=True)
+    client = Client(
+        tenant_id=tenant_id, secret_hash=hash_secret(secret), scopes=" ".join(scopes), active=True
+    )
     session.add(client)
     session.flush()
-    audit.record(session, action="client.create", actor="operator", subject=client.id, tenant_id=tenant_id,
-                 scopes=client.scopes)
+    audit.record(
+        session,
+        action="client.create",
+        actor="operator",
+        subject=client.id,
+        tenant_id=tenant_id,
+        scopes=client.scopes,
+    )
     return Credentials(tenant_id, client.id, secret, scopes)
 
 

@@ -99,9 +99,15 @@ def _finish(response: Response) -> Response:
     if response.status_code == 429 and response.mimetype == "application/problem+json":
         response.headers["Retry-After"] = str(max(1, round(response.get_json().get("retry_after", 1))))
     principal = g.get("principal")
-    logs.event("request", method=request.method, path=request.path, status=response.status_code,
-               ms=round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2),
-               client=principal.client_id if principal else None, request_id=g.get("request_id"))
+    logs.event(
+        "request",
+        method=request.method,
+        path=request.path,
+        status=response.status_code,
+        ms=round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2),
+        client=principal.client_id if principal else None,
+        request_id=g.get("request_id"),
+    )
     return add_security_headers(response)
 
 
@@ -112,8 +118,11 @@ def _close(_exc: BaseException | None) -> None:
 
 def _http_error(exc: HTTPException) -> Response:
     code = exc.code or 500
-    detail = {404: "no such route", 405: "method not allowed on this route",
-              413: "the request body is too large"}.get(code, "")
+    detail = {
+        404: "no such route",
+        405: "method not allowed on this route",
+        413: "the request body is too large",
+    }.get(code, "")
     response = problem(code, exc.name, detail)
     if code == 405 and exc.get_response().headers.get("Allow"):
         response.headers["Allow"] = exc.get_response().headers["Allow"]
@@ -121,7 +130,12 @@ def _http_error(exc: HTTPException) -> Response:
 
 
 def _unexpected(exc: Exception) -> Response:
-    logging.getLogger(logs.LOGGER).error("unhandled error", exc_info=exc,
-                                         extra={"fields": {"request_id": g.get("request_id")}})
-    return problem(500, "Internal error", "the request failed; quote the request id to support",
-                   request_id=g.get("request_id"))
+    logging.getLogger(logs.LOGGER).error(
+        "unhandled error", exc_info=exc, extra={"fields": {"request_id": g.get("request_id")}}
+    )
+    return problem(
+        500,
+        "Internal error",
+        "the request failed; quote the request id to support",
+        request_id=g.get("request_id"),
+    )

@@ -9,12 +9,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from wallet.models import AuditEntry, AuditHead, utcnow
 
 GENESIS = "0" * 64
+_LOG = AuditEntry.__table__
+_HEAD = AuditHead.__table__
 _FIELDS = ("seq", "at", "tenant_id", "actor", "action", "subject", "outcome", "detail", "prev_hash")
 
 
@@ -23,22 +25,37 @@ def entry_hash(values: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def record(session: Session, *, action: str, actor: str, subject: str = "", outcome: str = "success",
-           tenant_id: str | None = None, **detail: Any) -> AuditEntry:
-    """Append an entry inside the caller's transaction. Locking the head row serialises appends,
-    so the chain stays linear under concurrent writers; it commits or rolls back with the work."""
-    head = session.scalars(select(AuditHead).where(AuditHead.id == 1).with_for_update()
-                           .execution_options(populate_existing=True)).one()
-    values = {
-        "seq": head.seq + 1, "at": utcnow().isoformat(), "tenant_id": tenant_id, "actor": actor,
-        "action": action, "subject": subject, "outcome": outcome,
-        "detail": json.dumps(detail, sort_keys=True, default=str), "prev_hash": head.hash,
-    }
-    entry = AuditEntry(**values, hash=entry_hash(values))
-    session.add(entry)
-    head.seq, head.hash = entry.seq, entry.hash
+def record(
+    session: Session,
+    *,
+    action: str,
+    actor: str,
+    subject: str = "",
+    outcome: str = "success",
+    tenant_id: str | None = None,
+    **detail: Any,
+) -> str:
+    """Append an entry inside the caller's transaction and return its hash. Locking the head row
+    serialises appends, so the chain stays linear under concurrent writers; the entry commits or rolls
+    back with the caller's work. Core statements keep the time the lock is held short."""
     session.flush()
-    return entry
+    conn = session.connection()
+    seq, prev = conn.execute(select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()).one()
+    values = {
+        "seq": seq + 1,
+        "at": utcnow().isoformat(),
+        "tenant_id": tenant_id,
+        "actor": actor,
+        "action": action,
+        "subject": subject,
+        "outcome": outcome,
+        "detail": json.dumps(detail, sort_keys=True, default=str),
+        "prev_hash": prev,
+    }
+    digest = entry_hash(values)
+    conn.execute(insert(_LOG).values(**values, hash=digest))
+    conn.execute(update(_HEAD).where(_HEAD.c.id == 1).values(seq=seq + 1, hash=digest))
+    return digest
 
 
 @dataclass(frozen=True)
@@ -61,8 +78,12 @@ def verify(session: Session) -> Verdict:
         expected_prev, expected_seq, count = entry.hash, entry.seq + 1, count + 1
     head = session.get(AuditHead, 1)
     if head is None or head.seq != count or head.hash != expected_prev:
-        return Verdict(False, count, f"the log ends at entry {count} but the head records entry "
-                                     f"{head.seq if head else '?'}: entries were removed")
+        return Verdict(
+            False,
+            count,
+            f"the log ends at entry {count} but the head records entry "
+            f"{head.seq if head else '?'}: entries were removed",
+        )
     return Verdict(True, count)
 
 

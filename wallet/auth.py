@@ -58,12 +58,29 @@ class Principal:
     scopes: frozenset[str]
 
 
-def issue_token(keys: SigningKeys, session: Session, *, issuer: str, ttl: int, client_id: str,
-                tenant_id: str, scopes: tuple[str, ...]) -> str:
+def issue_token(
+    keys: SigningKeys,
+    session: Session,
+    *,
+    issuer: str,
+    ttl: int,
+    client_id: str,
+    tenant_id: str,
+    scopes: tuple[str, ...],
+) -> str:
     kid, private = keys.active(session)
     now = int(time.time())
-    claims = {"iss": issuer, "aud": AUDIENCE, "sub": client_id, "tid": tenant_id, "scope": " ".join(scopes),
-              "iat": now, "nbf": now, "exp": now + ttl, "jti": secrets.token_hex(12)}
+    claims = {
+        "iss": issuer,
+        "aud": AUDIENCE,
+        "sub": client_id,
+        "tid": tenant_id,
+        "scope": " ".join(scopes),
+        "iat": now,
+        "nbf": now,
+        "exp": now + ttl,
+        "jti": secrets.token_hex(12),
+    }
     return jwt.encode(claims, private, algorithm="EdDSA", headers={"kid": kid})
 
 
@@ -76,8 +93,14 @@ def verify_token(keys: SigningKeys, session: Session, token: str, *, issuer: str
     if public is None:
         raise AuthError("access token signed by an unknown or retired key")
     try:
-        claims = jwt.decode(token, public, algorithms=["EdDSA"], audience=AUDIENCE, issuer=issuer,
-                            options={"require": ["exp", "iat", "sub", "tid", "scope"]})
+        claims = jwt.decode(
+            token,
+            public,
+            algorithms=["EdDSA"],
+            audience=AUDIENCE,
+            issuer=issuer,
+            options={"require": ["exp", "iat", "sub", "tid", "scope"]},
+        )
     except jwt.ExpiredSignatureError:
         raise AuthError("access token expired") from None
     except jwt.PyJWTError:

@@ -118,9 +118,18 @@ def store_card(session: Session, kek: KeyEncryptionKey, tenant_id: str, card: Ca
     if existing is not None:
         raise DuplicateCard(existing)
     sealed = seal(kek, card.pan.encode(), _context(tenant_id, fingerprint))
-    row = Card(tenant_id=tenant_id, brand=card.brand, last4=card.pan[-4:], expiry_month=card.expiry_month,
-               expiry_year=card.expiry_year, holder=card.holder, fingerprint=fingerprint,
-               pan_ciphertext=sealed.ciphertext, wrapped_key=sealed.wrapped_key, key_source=sealed.key_source)
+    row = Card(
+        tenant_id=tenant_id,
+        brand=card.brand,
+        last4=card.pan[-4:],
+        expiry_month=card.expiry_month,
+        expiry_year=card.expiry_year,
+        holder=card.holder,
+        fingerprint=fingerprint,
+        pan_ciphertext=sealed.ciphertext,
+        wrapped_key=sealed.wrapped_key,
+        key_source=sealed.key_source,
+    )
     session.add(row)
     session.flush()
     return row

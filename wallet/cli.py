@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from sqlalchemy import Engine
@@ -27,20 +27,33 @@ class _OneLineErrors(TyperGroup):
             typer.echo(f"wallet: error: {exc}", err=True)
             raise typer.Exit(2) from None
         except (OperationalError, ProgrammingError):
-            typer.echo("wallet: error: the database is unreachable or not initialised; run `wallet db upgrade`",
-                       err=True)
+            typer.echo(
+                "wallet: error: the database is unreachable or not initialised; run `wallet db upgrade`",
+                err=True,
+            )
             raise typer.Exit(2) from None
 
 
-app = typer.Typer(cls=_OneLineErrors, name="wallet", no_args_is_help=True, add_completion=False,
-                  pretty_exceptions_enable=False, help="A multi-tenant digital wallet built the way PCI DSS requires.")
+app = typer.Typer(
+    cls=_OneLineErrors,
+    name="wallet",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="A multi-tenant digital wallet built the way PCI DSS requires.",
+)
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 tenant_app = typer.Typer(no_args_is_help=True, help="Tenants.")
 client_app = typer.Typer(no_args_is_help=True, help="OAuth2 clients.")
 keys_app = typer.Typer(no_args_is_help=True, help="Keys.")
 audit_app = typer.Typer(no_args_is_help=True, help="The audit log.")
-for sub, name in ((db_app, "db"), (tenant_app, "tenant"), (client_app, "client"), (keys_app, "keys"),
-                  (audit_app, "audit")):
+for sub, name in (
+    (db_app, "db"),
+    (tenant_app, "tenant"),
+    (client_app, "client"),
+    (keys_app, "keys"),
+    (audit_app, "audit"),
+):
     app.add_typer(sub, name=name)
 
 
@@ -51,8 +64,11 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                       help="Print the version and exit.")) -> None:
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
     """Settings come from WALLET_* variables and the YAML file named by WALLET_CONFIG."""
 
 
@@ -78,22 +94,37 @@ def db_upgrade() -> None:
 
 
 @tenant_app.command("create")
-def tenant_create(name: str, domain: str = typer.Option(..., "--domain", help="Host name of the tenant's API.")) -> None:
+def tenant_create(
+    name: str, domain: str = typer.Option(..., "--domain", help="Host name of the tenant's API.")
+) -> None:
     """Create a tenant and its first client (with every scope); prints the credentials once."""
     with admin_session(_sessions(Config.load())) as session:
         creds = run_in_transaction(session, lambda s: create_tenant(s, name, domain))
-    _print({"tenant_id": creds.tenant_id, "client_id": creds.client_id, "client_secret": creds.client_secret,
-            "scopes": list(creds.scopes)})
+    _print(
+        {
+            "tenant_id": creds.tenant_id,
+            "client_id": creds.client_id,
+            "client_secret": creds.client_secret,
+            "scopes": list(creds.scopes),
+        }
+    )
 
 
 @client_app.command("create")
-def client_create(tenant: str, scopes: str = typer.Option(..., "--scopes",
-                                                          help="Comma- or space-separated scopes.")) -> None:
+def client_create(
+    tenant: str, scopes: str = typer.Option(..., "--scopes", help="Comma- or space-separated scopes.")
+) -> None:
     """Create another client for TENANT (its id or name)."""
     with admin_session(_sessions(Config.load())) as session:
         creds = run_in_transaction(session, lambda s: create_client(s, tenant, scopes))
-    _print({"tenant_id": creds.tenant_id, "client_id": creds.client_id, "client_secret": creds.client_secret,
-            "scopes": list(creds.scopes)})
+    _print(
+        {
+            "tenant_id": creds.tenant_id,
+            "client_id": creds.client_id,
+            "client_secret": creds.client_secret,
+            "scopes": list(creds.scopes),
+        }
+    )
 
 
 @keys_app.command("rotate")
@@ -122,21 +153,21 @@ def audit_verify() -> None:
 def serve_cmd(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8443, help="TCP port."),
-    tls_cert: Path | None = typer.Option(None, "--tls-cert", help="PEM certificate chain."),
-    tls_key: Path | None = typer.Option(None, "--tls-key", help="PEM private key."),
+    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="PEM certificate chain.")] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="PEM private key.")] = None,
     self_signed: bool = typer.Option(False, "--self-signed", help="Make a certificate at start-up."),
     workers: int = typer.Option(2, help="Worker processes."),
     threads: int = typer.Option(8, help="Threads per worker."),
 ) -> None:
     """Serve the API over HTTPS (TLS 1.2 or later) with gunicorn."""
+    from wallet import serve as serving
     from wallet.app import create_app
-    from wallet.serve import gunicorn_options, self_signed as make_cert, serve
 
     config = Config.load()
     if self_signed == (tls_cert is not None or tls_key is not None):
         raise ConfigError("give either --tls-cert and --tls-key, or --self-signed")
     if self_signed:
-        tls_cert, tls_key = make_cert(config.home_dir / "tls", ("localhost", host))
+        tls_cert, tls_key = serving.self_signed(config.home_dir / "tls", ("localhost", host))
     elif tls_cert is None or tls_key is None or not tls_cert.is_file() or not tls_key.is_file():
         raise ConfigError("--tls-cert and --tls-key must both name readable files")
     engine = _engine(config)
@@ -144,7 +175,9 @@ def serve_cmd(
         raise ConfigError("the database schema is not current; run `wallet db upgrade` first")
     engine.dispose()
     typer.echo(f"wallet serving https://{host}:{port} (TLS 1.2+)", err=True)
-    serve(create_app(config), gunicorn_options(host, port, tls_cert, tls_key, workers, threads))
+    serving.serve(
+        create_app(config), serving.gunicorn_options(host, port, tls_cert, tls_key, workers, threads)
+    )
 
 
 def main() -> None:

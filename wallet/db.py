@@ -59,8 +59,11 @@ def admin_session(factory: sessionmaker[Session]) -> Session:
 
 @event.listens_for(Session, "do_orm_execute")
 def _scope_reads(state: ORMExecuteState) -> None:
-    if not (state.is_select or state.is_update or state.is_delete) or state.is_column_load \
-            or state.is_relationship_load:
+    if (
+        not (state.is_select or state.is_update or state.is_delete)
+        or state.is_column_load
+        or state.is_relationship_load
+    ):
         return
     info = state.session.info
     if info.get("unscoped"):
@@ -95,7 +98,7 @@ def is_retryable(exc: DBAPIError) -> bool:
 
 
 def run_in_transaction(session: Session, work: Callable[[Session], T]) -> T:
-    """Run `work` in one transaction, retrying serialization failures and deadlocks a bounded number of times."""
+    """Run `work` in one transaction; retry serialization failures and deadlocks a bounded number of times."""
     for attempt in range(RETRIES):
         try:
             result = work(session)

@@ -144,17 +144,24 @@ def keyed_hash(key: bytes, value: str) -> str:
 
 # -- token-signing keys -------------------------------------------------------------------------
 
+
 def create_signing_key(session: Session, kek: KeyEncryptionKey) -> SigningKey:
     """Add a new active signing key and retire the previous ones (they still verify until tokens expire)."""
     now = utcnow()
     for old in session.scalars(select(SigningKey).where(SigningKey.retired_at.is_(None))):
         old.retired_at = now
     private = Ed25519PrivateKey.generate()
-    raw = private.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-                                serialization.NoEncryption())
+    raw = private.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
     public = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    key = SigningKey(kid=f"key_{secrets.token_hex(8)}", private_wrapped=kek.wrap(raw),
-                     key_source=kek.source, public_key=public, created_at=now)
+    key = SigningKey(
+        kid=f"key_{secrets.token_hex(8)}",
+        private_wrapped=kek.wrap(raw),
+        key_source=kek.source,
+        public_key=public,
+        created_at=now,
+    )
     session.add(key)
     session.flush()
     return key
@@ -178,11 +185,13 @@ class SigningKeys:
                 self._load(session)
             if self._active is None:
                 key = create_signing_key(session, self._kek)
-                audit.record(session, action="key.create", actor="system", subject=key.kid,
-                             key_source=self._kek.source)
+                audit.record(
+                    session, action="key.create", actor="system", subject=key.kid, key_source=self._kek.source
+                )
                 session.commit()
                 self._load(session)
-            assert self._active is not None  # noqa: S101 - _load just set it
+            if self._active is None:  # pragma: no cover - the key was just written
+                raise KeyFailure("no active signing key")
             return self._active
 
     def public(self, session: Session, kid: str) -> Ed25519PublicKey | None:
@@ -194,8 +203,11 @@ class SigningKeys:
     def _load(self, session: Session) -> None:
         rows = session.scalars(select(SigningKey).order_by(SigningKey.created_at)).all()
         cutoff = time.time() - MAX_TOKEN_TTL
-        self._public = {r.kid: Ed25519PublicKey.from_public_bytes(r.public_key) for r in rows
-                        if r.retired_at is None or r.retired_at.timestamp() > cutoff}
+        self._public = {
+            r.kid: Ed25519PublicKey.from_public_bytes(r.public_key)
+            for r in rows
+            if r.retired_at is None or r.retired_at.timestamp() > cutoff
+        }
         live = [r for r in rows if r.retired_at is None]
         if live:
             key = live[-1]
@@ -204,4 +216,3 @@ class SigningKeys:
         else:
             self._active = None
         self._loaded_at = time.monotonic()
-

@@ -57,8 +57,16 @@ def ensure_settlement(session: Session, tenant_id: str, currency: str) -> str:
     wallet_id = settlement_id(tenant_id, currency)
     if session.get(Wallet, wallet_id) is None:
         try:
-            session.add(Wallet(id=wallet_id, tenant_id=tenant_id, owner_ref=f"settlement:{currency}",
-                               currency=currency, kind="settlement", balance_minor=0))
+            session.add(
+                Wallet(
+                    id=wallet_id,
+                    tenant_id=tenant_id,
+                    owner_ref=f"settlement:{currency}",
+                    currency=currency,
+                    kind="settlement",
+                    balance_minor=0,
+                )
+            )
             session.commit()
         except IntegrityError:  # created concurrently by another request
             session.rollback()
@@ -69,7 +77,10 @@ def ensure_settlement(session: Session, tenant_id: str, currency: str) -> str:
 
 def _lock(session: Session, wallet_ids: list[str]) -> dict[str, Wallet]:
     rows = session.scalars(
-        select(Wallet).where(Wallet.id.in_(wallet_ids)).order_by(Wallet.id).with_for_update()
+        select(Wallet)
+        .where(Wallet.id.in_(wallet_ids))
+        .order_by(Wallet.id)
+        .with_for_update()
         .execution_options(populate_existing=True)
     ).all()
     return {w.id: w for w in rows}
@@ -84,8 +95,15 @@ def _post(session: Session, movement: Movement, legs: list[tuple[Wallet, int]]) 
         wallet.balance_minor += amount
         if wallet.balance_minor < 0 and wallet.kind != "settlement":
             raise LedgerError("insufficient funds")
-        session.add(Posting(tenant_id=movement.tenant_id, movement_id=movement.id, wallet_id=wallet.id,
-                            amount_minor=amount, balance_after=wallet.balance_minor))
+        session.add(
+            Posting(
+                tenant_id=movement.tenant_id,
+                movement_id=movement.id,
+                wallet_id=wallet.id,
+                amount_minor=amount,
+                balance_after=wallet.balance_minor,
+            )
+        )
     session.flush()
 
 
@@ -111,8 +129,18 @@ def _idempotent(session: Session, key: str | None, digest: str, work: Callable[[
         return replay
 
 
-def transfer(session: Session, *, tenant_id: str, actor: str, from_wallet: str, to_wallet: str,
-             amount_minor: int, currency: str, idempotency_key: str | None, digest: str) -> Result:
+def transfer(
+    session: Session,
+    *,
+    tenant_id: str,
+    actor: str,
+    from_wallet: str,
+    to_wallet: str,
+    amount_minor: int,
+    currency: str,
+    idempotency_key: str | None,
+    digest: str,
+) -> Result:
     if from_wallet == to_wallet:
         raise LedgerError("from_wallet and to_wallet must differ")
 
@@ -123,19 +151,47 @@ def transfer(session: Session, *, tenant_id: str, actor: str, from_wallet: str, 
             raise NotFound("wallet not found")
         if source.currency != currency or target.currency != currency:
             raise LedgerError("currency must match both wallets")
-        movement = Movement(id=new_id("tr"), tenant_id=tenant_id, kind="transfer", status="completed",
-                            from_wallet=from_wallet, to_wallet=to_wallet, amount_minor=amount_minor,
-                            currency=currency, idempotency_key=idempotency_key, request_hash=digest)
+        movement = Movement(
+            id=new_id("tr"),
+            tenant_id=tenant_id,
+            kind="transfer",
+            status="completed",
+            from_wallet=from_wallet,
+            to_wallet=to_wallet,
+            amount_minor=amount_minor,
+            currency=currency,
+            idempotency_key=idempotency_key,
+            request_hash=digest,
+        )
         _post(s, movement, [(source, -amount_minor), (target, amount_minor)])
-        audit.record(s, action="money.transfer", actor=actor, subject=movement.id, tenant_id=tenant_id,
-                     amount_minor=amount_minor, currency=currency, from_wallet=from_wallet, to_wallet=to_wallet)
+        audit.record(
+            s,
+            action="money.transfer",
+            actor=actor,
+            subject=movement.id,
+            tenant_id=tenant_id,
+            amount_minor=amount_minor,
+            currency=currency,
+            from_wallet=from_wallet,
+            to_wallet=to_wallet,
+        )
         return Result(movement, replayed=False)
 
     return _idempotent(session, idempotency_key, digest, work)
 
 
-def topup(session: Session, *, tenant_id: str, actor: str, wallet_id: str, card_id: str, amount_minor: int,
-          acquirer_ref: str, idempotency_key: str | None, digest: str) -> Result:
+def topup(
+    session: Session,
+    *,
+    tenant_id: str,
+    actor: str,
+    wallet_id: str,
+    card_id: str,
+    amount_minor: int,
+    acquirer_ref: str,
+    idempotency_key: str | None,
+    digest: str,
+) -> Result:
     wallet = session.get(Wallet, wallet_id)
     if wallet is None or wallet.kind != "customer":
         raise NotFound("wallet not found")
@@ -144,13 +200,32 @@ def topup(session: Session, *, tenant_id: str, actor: str, wallet_id: str, card_
 
     def work(s: Session) -> Result:
         wallets = _lock(s, [wallet_id, settlement])
-        movement = Movement(id=new_id("top"), tenant_id=tenant_id, kind="topup", status="completed",
-                            from_wallet=None, to_wallet=wallet_id, amount_minor=amount_minor, currency=currency,
-                            card_id=card_id, acquirer_ref=acquirer_ref, idempotency_key=idempotency_key,
-                            request_hash=digest)
+        movement = Movement(
+            id=new_id("top"),
+            tenant_id=tenant_id,
+            kind="topup",
+            status="completed",
+            from_wallet=None,
+            to_wallet=wallet_id,
+            amount_minor=amount_minor,
+            currency=currency,
+            card_id=card_id,
+            acquirer_ref=acquirer_ref,
+            idempotency_key=idempotency_key,
+            request_hash=digest,
+        )
         _post(s, movement, [(wallets[settlement], -amount_minor), (wallets[wallet_id], amount_minor)])
-        audit.record(s, action="money.topup", actor=actor, subject=movement.id, tenant_id=tenant_id,
-                     amount_minor=amount_minor, currency=currency, wallet_id=wallet_id, card_id=card_id)
+        audit.record(
+            s,
+            action="money.topup",
+            actor=actor,
+            subject=movement.id,
+            tenant_id=tenant_id,
+            amount_minor=amount_minor,
+            currency=currency,
+            wallet_id=wallet_id,
+            card_id=card_id,
+        )
         return Result(movement, replayed=False)
 
     return _idempotent(session, idempotency_key, digest, work)

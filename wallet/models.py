@@ -122,8 +122,9 @@ class Movement(TenantScoped, Base):
 
 class Posting(TenantScoped, Base):
     __tablename__ = "postings"
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-                                    autoincrement=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     movement_id: Mapped[str] = mapped_column(String(40), ForeignKey("movements.id"), index=True)
     wallet_id: Mapped[str] = mapped_column(String(40), ForeignKey("wallets.id"), index=True)
     amount_minor: Mapped[int] = mapped_column(BigInteger)

@@ -7,9 +7,33 @@ from decimal import Decimal
 
 # ISO 4217 minor units for the currencies the wallet holds.
 MINOR_UNITS: dict[str, int] = {
-    "AUD": 2, "BHD": 3, "BRL": 2, "CAD": 2, "CHF": 2, "CNY": 2, "CZK": 2, "DKK": 2, "EUR": 2,
-    "GBP": 2, "HKD": 2, "HUF": 2, "INR": 2, "ISK": 0, "JOD": 3, "JPY": 0, "KRW": 0, "KWD": 3,
-    "MXN": 2, "NOK": 2, "NZD": 2, "OMR": 3, "PLN": 2, "SEK": 2, "SGD": 2, "TND": 3, "USD": 2,
+    "AUD": 2,
+    "BHD": 3,
+    "BRL": 2,
+    "CAD": 2,
+    "CHF": 2,
+    "CNY": 2,
+    "CZK": 2,
+    "DKK": 2,
+    "EUR": 2,
+    "GBP": 2,
+    "HKD": 2,
+    "HUF": 2,
+    "INR": 2,
+    "ISK": 0,
+    "JOD": 3,
+    "JPY": 0,
+    "KRW": 0,
+    "KWD": 3,
+    "MXN": 2,
+    "NOK": 2,
+    "NZD": 2,
+    "OMR": 3,
+    "PLN": 2,
+    "SEK": 2,
+    "SGD": 2,
+    "TND": 3,
+    "USD": 2,
     "ZAR": 2,
 }
 MAX_MINOR = 10**15
@@ -29,10 +53,10 @@ def check_currency(code: object) -> str:
 def parse_amount(text: object, currency: str) -> int:
     """Parse a positive decimal string into minor units, refusing more decimals than the currency has."""
     if not isinstance(text, str):
-        raise AmountError("amount must be a decimal string such as \"12.50\"")
+        raise AmountError('amount must be a decimal string such as "12.50"')
     match = _AMOUNT.fullmatch(text)
     if match is None:
-        raise AmountError("amount must be a decimal string such as \"12.50\"")
+        raise AmountError('amount must be a decimal string such as "12.50"')
     digits = MINOR_UNITS[currency]
     whole, fraction = match.group(1), match.group(2) or ""
     if len(fraction) > digits:

@@ -59,6 +59,12 @@ class Runtime:
         config.home_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         engine = make_engine(config.db_url)
         kek = make_kek(config.key_path, config.kms_key_id, config.aws_region)
-        return cls(config=config, engine=engine, sessions=session_factory(engine), kek=kek,
-                   signing=SigningKeys(kek), acquirer=acquirer or make_acquirer(config.acquirer),
-                   limiter=RateLimiter(config.rate_limit_per_second, config.rate_limit_burst))
+        return cls(
+            config=config,
+            engine=engine,
+            sessions=session_factory(engine),
+            kek=kek,
+            signing=SigningKeys(kek),
+            acquirer=acquirer or make_acquirer(config.acquirer),
+            limiter=RateLimiter(config.rate_limit_per_second, config.rate_limit_burst),
+        )

@@ -15,7 +15,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from flask import Flask
 
-
 def self_signed(directory: Path, hosts: tuple[str, ...] = ("localhost", "127.0.0.1")) -> tuple[Path, Path]:
     """Write a fresh ECDSA P-256 key and a 30-day certificate for `hosts`; return (cert, key) paths."""
     key = ec.generate_private_key(ec.SECP256R1())
@@ -27,22 +26,31 @@ def self_signed(directory: Path, hosts: tuple[str, ...] = ("localhost", "127.0.0
             names.append(x509.DNSName(host))
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=30))
-            .add_extension(x509.SubjectAlternativeName(names), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False)
-            .add_extension(x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     cert_path, key_path = directory / "self-signed.crt", directory / "self-signed.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
-        fh.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                   serialization.NoEncryption()))
+        fh.write(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
     return cert_path, key_path
 
 
@@ -52,12 +60,25 @@ def _tls12_or_later(_config: Any, default_factory: Any) -> ssl.SSLContext:
     return context
 
 
-def gunicorn_options(host: str, port: int, cert: Path, key: Path, workers: int, threads: int) -> dict[str, Any]:
+def gunicorn_options(
+    host: str, port: int, cert: Path, key: Path, workers: int, threads: int
+) -> dict[str, Any]:
     return {
-        "bind": f"{host}:{port}", "certfile": str(cert), "keyfile": str(key), "ssl_context": _tls12_or_later,
-        "workers": workers, "threads": threads, "worker_class": "gthread", "accesslog": None,
-        "errorlog": "-", "loglevel": "warning", "limit_request_line": 4094, "limit_request_fields": 50,
-        "limit_request_field_size": 8190, "timeout": 30, "keepalive": 5,
+        "bind": f"{host}:{port}",
+        "certfile": str(cert),
+        "keyfile": str(key),
+        "ssl_context": _tls12_or_later,
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread",
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "warning",
+        "limit_request_line": 4094,
+        "limit_request_fields": 50,
+        "limit_request_field_size": 8190,
+        "timeout": 30,
+        "keepalive": 5,
     }
 
 

@@ -15,8 +15,9 @@ def invalid(detail: str, **extensions: Any) -> ApiError:
     return ApiError(422, "Validation failed", detail, **extensions)
 
 
-def json_body(request: Request, fields: dict[str, type | tuple[type, ...]],
-              optional: frozenset[str] = frozenset()) -> dict[str, Any]:
+def json_body(
+    request: Request, fields: dict[str, type | tuple[type, ...]], optional: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     if not request.is_json:
         raise ApiError(415, "Unsupported media type", "send the body as application/json")
     data = request.get_json(silent=True)

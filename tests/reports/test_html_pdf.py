@@ -17,8 +17,8 @@ from reports.pdf import render_pdf
 from reports.view import ScanView
 from tests.reports.conftest import BUCKET, make_scan
 
-SECTIONS = ("cover", "summary", "results-pci-dss-4.0.1", "results-iso27001-2022", "failures", "waivers",
-            "attestations", "not-tested", "errors")
+SECTIONS = ("cover", "summary", "results-pci-dss-4.0.1", "results-iso27001-2022", "failures",
+            "failing-checks", "waivers", "attestations", "not-tested", "errors", "evidence")
 
 
 class Page(HTMLParser):
@@ -90,10 +90,15 @@ def test_requirement_table_in_roc_words_with_links(html):
 def test_failures_grouped_by_requirement_with_evidence_links(html, scan):
     failures = section(html, "failures")
     assert 'id="req-pci-dss-4.0.1-3.5.1"' in failures and 'id="req-iso27001-2022-A.8.24"' in failures
-    assert failures.count(BUCKET) == 2
-    assert "arn:aws:s3:::public-site" not in failures
-    assert "bucket has no default encryption" in failures
-    assert 'href="#ev-0"' in failures
+    assert failures.count('href="#check-aws.s3.bucket_encrypted"') == 2
+    assert "1 resource(s)" in failures
+    detail = section(html, "failing-checks")
+    assert 'id="check-aws.s3.bucket_encrypted"' in detail
+    assert detail.count(BUCKET) == 1
+    assert "arn:aws:s3:::public-site" not in detail
+    assert "bucket has no default encryption" in detail
+    assert "PCI DSS v4.0.1/3.5.1" in detail
+    assert 'href="#ev-0"' in detail
     assert scan.evidence[0].id in section(html, "evidence")
 
 
@@ -105,7 +110,8 @@ def test_waivers_attestations_not_tested_and_errors(html):
     attestations = section(html, "attestations")
     assert "minutes.pdf" in attestations and "policy reviewed by the board" in attestations
     not_tested = section(html, "not-tested")
-    assert "8.3.6" in not_tested and "A.5.1" in not_tested and "10.2.1" not in not_tested
+    assert 'href="#req-pci-dss-4.0.1-8.3.6-row">8.3.6</a>' in not_tested
+    assert 'href="#req-iso27001-2022-A.5.1-row">A.5.1</a>' in not_tested and "10.2.1" not in not_tested
     errors = section(html, "errors")
     assert "aws.iam.password_policy" in errors and "AccessDenied" in errors
 
@@ -122,12 +128,19 @@ def test_text_is_escaped():
 
 def test_pdf_detail_is_capped_and_says_where_the_rest_is():
     scan = make_scan()
+    extra = PDF_DETAIL_LIMIT + 7
     scan.findings += [Finding("aws.s3.bucket_encrypted", f"arn:aws:s3:::bulk-{i:03}", Status.FAIL, "plain",
-                              Severity.HIGH) for i in range(PDF_DETAIL_LIMIT + 7)]
+                              Severity.HIGH) for i in range(extra)]
+    scan.findings += [Finding("aws.iam.password_policy", f"arn:aws:iam::1:user/u{i}", Status.ERROR, "denied",
+                              Severity.MEDIUM) for i in range(extra)]
     html = render_html(ScanView(scan), pdf=True)
-    failures = section(html, "failures")
-    assert failures.count("arn:aws:s3:::bulk-") == 2 * PDF_DETAIL_LIMIT
-    assert "and 8 more resources failing this check: see findings.csv" in failures
+    assert f"{extra + 1} resource(s)" in section(html, "failures")
+    detail = section(html, "failing-checks")
+    assert detail.count("arn:aws:s3:::bulk-") == PDF_DETAIL_LIMIT
+    assert "and 8 more resources failing this check: see findings.csv" in detail
+    errors = section(html, "errors")
+    assert errors.count("arn:aws:iam::1:user/u") == PDF_DETAIL_LIMIT - 1
+    assert "and 8 more resources this check could not assess" in errors
     assert 'id="evidence"' not in html and "evidence.zip, folder raw/" in html
     assert "target-counter" in html and 'counter(pages)' in html
 

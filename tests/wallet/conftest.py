@@ -37,8 +37,12 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 def make_config(home: Path, db_url: str, **overrides: Any) -> Config:
-    settings: dict[str, Any] = {"home": home, "database_url": db_url, "rate_limit_per_second": 10_000.0,
-                                "rate_limit_burst": 10_000}
+    settings: dict[str, Any] = {
+        "home": home,
+        "database_url": db_url,
+        "rate_limit_per_second": 10_000.0,
+        "rate_limit_burst": 10_000,
+    }
     settings.update(overrides)
     return Config.load({}, **settings)
 
@@ -71,7 +75,9 @@ def rt(app: Flask) -> Runtime:
 def new_tenant(app: Flask, domain: str | None = None) -> Credentials:
     n = next(_names)
     with admin_session(rt(app).sessions) as s:
-        creds = run_in_transaction(s, lambda s: create_tenant(s, f"tenant-{n}", domain or f"t{n}.example.test"))
+        creds = run_in_transaction(
+            s, lambda s: create_tenant(s, f"tenant-{n}", domain or f"t{n}.example.test")
+        )
     rt(app).domains.invalidate()
     return creds
 
@@ -91,8 +97,12 @@ class Api:
 
     def authenticate(self, scope: str | None = None) -> Api:
         form = {"grant_type": "client_credentials", **({"scope": scope} if scope else {})}
-        r = self.client.post("/oauth/token", data=form, headers=basic(self.creds.client_id, self.creds.client_secret),
-                             base_url=f"http://{self.host}")
+        r = self.client.post(
+            "/oauth/token",
+            data=form,
+            headers=basic(self.creds.client_id, self.creds.client_secret),
+            base_url=f"http://{self.host}",
+        )
         assert r.status_code == 200, r.get_json()
         self.token = r.get_json()["access_token"]
         return self
@@ -101,12 +111,18 @@ class Api:
         return {"Authorization": f"Bearer {self.token}", **(extra or {})}
 
     def get(self, path: str, **kw: Any) -> Any:
-        return self.client.get(path, headers=self.headers(kw.pop("headers", None)),
-                               base_url=f"http://{self.host}", **kw)
+        return self.client.get(
+            path, headers=self.headers(kw.pop("headers", None)), base_url=f"http://{self.host}", **kw
+        )
 
     def post(self, path: str, body: Any = None, **kw: Any) -> Any:
-        return self.client.post(path, json=body, headers=self.headers(kw.pop("headers", None)),
-                                base_url=f"http://{self.host}", **kw)
+        return self.client.post(
+            path,
+            json=body,
+            headers=self.headers(kw.pop("headers", None)),
+            base_url=f"http://{self.host}",
+            **kw,
+        )
 
     def wallet(self, owner: str = "alice", currency: str = "USD") -> dict[str, Any]:
         r = self.post("/v1/wallets", {"owner_ref": owner, "currency": currency})
@@ -114,7 +130,9 @@ class Api:
         return r.get_json()  # type: ignore[no-any-return]
 
     def card(self, pan: str = VISA) -> dict[str, Any]:
-        r = self.post("/v1/cards", {"pan": pan, "expiry_month": 12, "expiry_year": 2099, "holder": "A Holder"})
+        r = self.post(
+            "/v1/cards", {"pan": pan, "expiry_month": 12, "expiry_year": 2099, "holder": "A Holder"}
+        )
         assert r.status_code == 201, r.get_json()
         return r.get_json()  # type: ignore[no-any-return]
 
@@ -122,8 +140,11 @@ class Api:
         return self.post(f"/v1/wallets/{wallet_id}/topups", {"amount": amount, "card_id": card_id})
 
     def transfer(self, src: str, dst: str, amount: str, key: str, currency: str = "USD") -> Any:
-        return self.post("/v1/transfers", {"from_wallet": src, "to_wallet": dst, "amount": amount,
-                                           "currency": currency}, headers={"Idempotency-Key": key})
+        return self.post(
+            "/v1/transfers",
+            {"from_wallet": src, "to_wallet": dst, "amount": amount, "currency": currency},
+            headers={"Idempotency-Key": key},
+        )
 
 
 def api_for(app: Flask, domain: str | None = None) -> Api:

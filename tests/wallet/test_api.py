@@ -39,10 +39,17 @@ def test_wallet_list_pagination(app):
     assert api.get("/v1/wallets", query_string={"cursor": "%%%"}).status_code == 422
 
 
-@pytest.mark.parametrize(("body", "status"), [
-    ({"owner_ref": "a", "currency": "usd"}, 422), ({"owner_ref": "a"}, 422), ({"owner_ref": 5, "currency": "USD"}, 422),
-    ({"owner_ref": "a", "currency": "USD", "balance": "9.00"}, 422), ([1, 2], 422), ({"owner_ref": " ", "currency": "USD"}, 422),
-])
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"owner_ref": "a", "currency": "usd"}, 422),
+        ({"owner_ref": "a"}, 422),
+        ({"owner_ref": 5, "currency": "USD"}, 422),
+        ({"owner_ref": "a", "currency": "USD", "balance": "9.00"}, 422),
+        ([1, 2], 422),
+        ({"owner_ref": " ", "currency": "USD"}, 422),
+    ],
+)
 def test_wallet_validation(app, body, status):
     api = api_for(app)
     r = api.post("/v1/wallets", body)
@@ -52,12 +59,19 @@ def test_wallet_validation(app, body, status):
 
 def test_malformed_bodies(app):
     api = api_for(app)
-    r = api.client.post("/v1/wallets", data="{not json", headers=api.headers({"Content-Type": "application/json"}))
+    r = api.client.post(
+        "/v1/wallets", data="{not json", headers=api.headers({"Content-Type": "application/json"})
+    )
     assert r.status_code == 400
-    r = api.client.post("/v1/wallets", data="owner_ref=a", headers=api.headers(
-        {"Content-Type": "application/x-www-form-urlencoded"}))
+    r = api.client.post(
+        "/v1/wallets",
+        data="owner_ref=a",
+        headers=api.headers({"Content-Type": "application/x-www-form-urlencoded"}),
+    )
     assert r.status_code == 415
-    r = api.client.post("/v1/wallets", data="x" * 20000, headers=api.headers({"Content-Type": "application/json"}))
+    r = api.client.post(
+        "/v1/wallets", data="x" * 20000, headers=api.headers({"Content-Type": "application/json"})
+    )
     assert r.status_code == 413 and r.mimetype == "application/problem+json"
 
 
@@ -73,10 +87,16 @@ def test_topups(app):
     assert api.topup(wallet["id"], "1.001", card["id"]).status_code == 422
     assert api.topup("wal_missing", "1.00", card["id"]).status_code == 404
     replay = {"Idempotency-Key": "topup-000001"}
-    first = api.post(f"/v1/wallets/{wallet['id']}/topups", {"amount": "2.00", "card_id": card["id"]}, headers=replay)
-    again = api.post(f"/v1/wallets/{wallet['id']}/topups", {"amount": "2.00", "card_id": card["id"]}, headers=replay)
+    first = api.post(
+        f"/v1/wallets/{wallet['id']}/topups", {"amount": "2.00", "card_id": card["id"]}, headers=replay
+    )
+    again = api.post(
+        f"/v1/wallets/{wallet['id']}/topups", {"amount": "2.00", "card_id": card["id"]}, headers=replay
+    )
     assert first.get_json() == again.get_json() and again.headers["Idempotent-Replayed"] == "true"
-    other = api.post(f"/v1/wallets/{wallet['id']}/topups", {"amount": "3.00", "card_id": card["id"]}, headers=replay)
+    other = api.post(
+        f"/v1/wallets/{wallet['id']}/topups", {"amount": "3.00", "card_id": card["id"]}, headers=replay
+    )
     assert other.status_code == 409
     assert api.get(f"/v1/wallets/{wallet['id']}").get_json()["balance"] == "27.50"
 
@@ -90,7 +110,11 @@ def test_transfers(app):
     body = r.get_json()
     assert body["status"] == "completed" and body["amount"] == "4.00" and body["id"].startswith("tr_")
     again = api.transfer(a["id"], b["id"], "4.00", "tr-key-0001")
-    assert again.status_code == 201 and again.get_json() == body and again.headers["Idempotent-Replayed"] == "true"
+    assert (
+        again.status_code == 201
+        and again.get_json() == body
+        and again.headers["Idempotent-Replayed"] == "true"
+    )
     assert api.transfer(a["id"], b["id"], "5.00", "tr-key-0001").status_code == 409
     assert api.transfer(a["id"], b["id"], "6.01", "tr-key-0002").get_json()["detail"] == "insufficient funds"
     assert api.transfer(a["id"], a["id"], "1.00", "tr-key-0003").status_code == 422
@@ -99,8 +123,9 @@ def test_transfers(app):
     assert api.transfer(a["id"], eur["id"], "1.00", "tr-key-0005").status_code == 422
     assert api.transfer(a["id"], b["id"], "1.00", "tr-key-0006", currency="EUR").status_code == 422
     assert api.transfer(a["id"], b["id"], "1.00", "tr-key-0007", currency="ABC").status_code == 422
-    no_key = api.post("/v1/transfers", {"from_wallet": a["id"], "to_wallet": b["id"], "amount": "1.00",
-                                        "currency": "USD"})
+    no_key = api.post(
+        "/v1/transfers", {"from_wallet": a["id"], "to_wallet": b["id"], "amount": "1.00", "currency": "USD"}
+    )
     assert no_key.status_code == 400 and "Idempotency-Key" in no_key.get_json()["detail"]
     assert api.get(f"/v1/wallets/{a['id']}").get_json()["balance"] == "6.00"
     assert api.get(f"/v1/wallets/{b['id']}").get_json()["balance"] == "4.00"
@@ -141,8 +166,12 @@ def test_transactions_pagination(app):
 
 def test_security_headers_and_problem_shape(app):
     api = api_for(app)
-    for r in (api.get("/v1/wallets"), api.get("/v1/nothing"), app.test_client().get("/openapi.json"),
-              app.test_client().delete("/oauth/token")):
+    for r in (
+        api.get("/v1/wallets"),
+        api.get("/v1/nothing"),
+        app.test_client().get("/openapi.json"),
+        app.test_client().delete("/oauth/token"),
+    ):
         for name, value in SECURITY_HEADERS.items():
             assert r.headers[name] == value
         assert "Server" not in r.headers and r.headers["X-Request-Id"]
@@ -167,9 +196,12 @@ def test_unexpected_error_is_a_clean_problem(app):
 def test_openapi_documents_every_route(app):
     doc = app.test_client().get("/openapi.json").get_json()
     assert doc["openapi"] == "3.1.0" and doc == document()
-    routes = {(str(rule).replace("<", "{").replace(">", "}"), method.lower())
-              for rule in app.url_map.iter_rules() if rule.endpoint != "static"
-              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    routes = {
+        (str(rule).replace("<", "{").replace(">", "}"), method.lower())
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
     documented = {(path, method) for path, ops in doc["paths"].items() for method in ops}
     assert routes == documented
     assert app.test_client().get("/healthz").get_json() == {"status": "ok"}

@@ -23,14 +23,26 @@ def _actions(app):
 
 def test_everything_is_recorded(app):
     _activity(app)
-    app.test_client().post("/oauth/token", data={"grant_type": "client_credentials"},
-                           headers={"Authorization": "Basic bm9ib2R5Om5vcGU="})
+    app.test_client().post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": "Basic bm9ib2R5Om5vcGU="},
+    )
     actions = _actions(app)
-    for expected in ("tenant.create", "client.create", "key.create", "auth.token", "card.store", "money.topup",
-                     "money.transfer"):
+    for expected in (
+        "tenant.create",
+        "client.create",
+        "key.create",
+        "auth.token",
+        "card.store",
+        "money.topup",
+        "money.transfer",
+    ):
         assert expected in actions
     with admin_session(rt(app).sessions) as s:
-        outcomes = [r[0] for r in s.execute(text("SELECT outcome FROM audit_log WHERE action = 'auth.token'"))]
+        outcomes = [
+            r[0] for r in s.execute(text("SELECT outcome FROM audit_log WHERE action = 'auth.token'"))
+        ]
         assert outcomes == ["success", "failure"]
         verdict = audit.verify(s)
     assert verdict.ok and verdict.entries == len(actions)
@@ -61,13 +73,17 @@ def test_database_refuses_rewrites(app_factory, any_db_url):
 def test_edited_entry_detected(app_factory, any_db_url):
     app = app_factory(any_db_url)
     _activity(app)
-    verdict = _tamper(app, *_drop_guard(app), "UPDATE audit_log SET detail = '{\"amount_minor\": 1}' "
-                                              "WHERE action = 'money.transfer'")
+    verdict = _tamper(
+        app,
+        *_drop_guard(app),
+        "UPDATE audit_log SET detail = '{\"amount_minor\": 1}' WHERE action = 'money.transfer'",
+    )
     assert not verdict.ok and "altered" in verdict.problem
 
 
-@pytest.mark.parametrize(("where", "problem"), [("seq = 3", "missing"), ("seq = (SELECT MAX(seq) FROM audit_log)",
-                                                                          "removed")])
+@pytest.mark.parametrize(
+    ("where", "problem"), [("seq = 3", "missing"), ("seq = (SELECT MAX(seq) FROM audit_log)", "removed")]
+)
 def test_deleted_entry_detected(app, where, problem):
     _activity(app)
     verdict = _tamper(app, *_drop_guard(app), f"DELETE FROM audit_log WHERE {where}")

@@ -12,8 +12,11 @@ from wallet.models import Client
 
 
 def token_response(app, creds, **form):
-    return app.test_client().post("/oauth/token", data={"grant_type": "client_credentials", **form},
-                                  headers=basic(creds.client_id, creds.client_secret))
+    return app.test_client().post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", **form},
+        headers=basic(creds.client_id, creds.client_secret),
+    )
 
 
 def test_secret_hashing():
@@ -75,26 +78,44 @@ def test_token_refusals(app, case):
     assert creds.client_secret not in r.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("case", ["none", "basic", "garbage", "expired", "foreign-key", "unknown-kid", "audience"])
+@pytest.mark.parametrize(
+    "case", ["none", "basic", "garbage", "expired", "foreign-key", "unknown-kid", "audience"]
+)
 def test_bearer_refusals(app, case):
     api = api_for(app)
     now = int(time.time())
-    claims = {"iss": "wallet", "aud": "wallet-api", "sub": api.creds.client_id, "tid": api.creds.tenant_id,
-              "scope": "wallets:read", "iat": now, "exp": now + 60}
+    claims = {
+        "iss": "wallet",
+        "aud": "wallet-api",
+        "sub": api.creds.client_id,
+        "tid": api.creds.tenant_id,
+        "scope": "wallets:read",
+        "iat": now,
+        "exp": now + 60,
+    }
     kid = jwt.get_unverified_header(api.token)["kid"]
     forged = Ed25519PrivateKey.generate()
     headers = {
         "none": {},
         "basic": {"Authorization": "Basic abc"},
         "garbage": {"Authorization": "Bearer not.a.jwt"},
-        "expired": {"Authorization": "Bearer " + jwt.encode({**claims, "iat": now - 999, "exp": now - 1}, forged,
-                                                            algorithm="EdDSA", headers={"kid": kid})},
-        "foreign-key": {"Authorization": "Bearer " + jwt.encode(claims, forged, algorithm="EdDSA",
-                                                                headers={"kid": kid})},
-        "unknown-kid": {"Authorization": "Bearer " + jwt.encode(claims, forged, algorithm="EdDSA",
-                                                                headers={"kid": "key_unknown"})},
-        "audience": {"Authorization": "Bearer " + jwt.encode({**claims, "aud": "x"}, forged, algorithm="EdDSA",
-                                                             headers={"kid": kid})},
+        "expired": {
+            "Authorization": "Bearer "
+            + jwt.encode(
+                {**claims, "iat": now - 999, "exp": now - 1}, forged, algorithm="EdDSA", headers={"kid": kid}
+            )
+        },
+        "foreign-key": {
+            "Authorization": "Bearer " + jwt.encode(claims, forged, algorithm="EdDSA", headers={"kid": kid})
+        },
+        "unknown-kid": {
+            "Authorization": "Bearer "
+            + jwt.encode(claims, forged, algorithm="EdDSA", headers={"kid": "key_unknown"})
+        },
+        "audience": {
+            "Authorization": "Bearer "
+            + jwt.encode({**claims, "aud": "x"}, forged, algorithm="EdDSA", headers={"kid": kid})
+        },
     }[case]
     r = app.test_client().get("/v1/wallets", headers=headers)
     assert r.status_code == 401 and r.mimetype == "application/problem+json"
@@ -129,9 +150,12 @@ def test_host_bound_tenants(app):
     a.host = "pay.beta.test:8443"
     r = a.get("/v1/wallets")
     assert r.status_code == 401 and "host" in r.get_json()["detail"]
-    r = app.test_client().post("/oauth/token", data={"grant_type": "client_credentials"},
-                               headers=basic(b.creds.client_id, b.creds.client_secret),
-                               base_url="http://pay.alpha.test")
+    r = app.test_client().post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers=basic(b.creds.client_id, b.creds.client_secret),
+        base_url="http://pay.alpha.test",
+    )
     assert r.status_code == 401
     a.host = "127.0.0.1"  # a host that names no tenant: the token decides
     assert a.get("/v1/wallets").status_code == 200

@@ -1,8 +1,9 @@
 from datetime import UTC, datetime
+from pathlib import Path
 
 import boto3
-from cryptography.exceptions import InvalidTag
 import pytest
+from cryptography.exceptions import InvalidTag
 from moto import mock_aws
 from sqlalchemy import select
 
@@ -22,11 +23,20 @@ from wallet.keys import KeyFailure, KmsKek, LocalKek, Sealed, seal, unseal
 from wallet.models import Card
 
 
-@pytest.mark.parametrize(("pan", "brand"), [
-    (VISA, "visa"), ("4222222222222", "visa"), (MASTERCARD, "mastercard"), ("2223003122003222", "mastercard"),
-    (AMEX, "amex"), ("6011111111111117", "discover"), ("3530111333300000", "jcb"),
-    ("30569309025904", "diners"), ("6200000000000005", "unionpay"),
-])
+@pytest.mark.parametrize(
+    ("pan", "brand"),
+    [
+        (VISA, "visa"),
+        ("4222222222222", "visa"),
+        (MASTERCARD, "mastercard"),
+        ("2223003122003222", "mastercard"),
+        (AMEX, "amex"),
+        ("6011111111111117", "discover"),
+        ("3530111333300000", "jcb"),
+        ("30569309025904", "diners"),
+        ("6200000000000005", "unionpay"),
+    ],
+)
 def test_brands(pan, brand):
     assert validate_pan(pan) == brand
 
@@ -35,10 +45,17 @@ def luhn_complete(prefix: str) -> str:
     return next(prefix + d for d in "0123456789" if luhn_ok(prefix + d))
 
 
-@pytest.mark.parametrize(("pan", "reason"), [
-    ("4111111111111112", "Luhn"), ("4111-1111-1111-1111", "digits"), (4111111111111111, "digits"),
-    ("12345", "digits"), (luhn_complete("911111111111111"), "brand"), (luhn_complete("41111111111111"), "brand"),
-])
+@pytest.mark.parametrize(
+    ("pan", "reason"),
+    [
+        ("4111111111111112", "Luhn"),
+        ("4111-1111-1111-1111", "digits"),
+        (4111111111111111, "digits"),
+        ("12345", "digits"),
+        (luhn_complete("911111111111111"), "brand"),
+        (luhn_complete("41111111111111"), "brand"),
+    ],
+)
 def test_invalid_pans(pan, reason):
     with pytest.raises(CardError, match=reason):
         validate_pan(pan)
@@ -52,8 +69,13 @@ def test_luhn_and_brand_helpers():
 def test_expiry():
     today = datetime(2030, 6, 15, tzinfo=UTC)
     assert validate_expiry(6, 2030, today) == (6, 2030)
-    for month, year, reason in [(5, 2030, "expired"), (13, 2031, "month"), (True, 2031, "month"),
-                                (1, 30, "year"), ("1", 2031, "month")]:
+    for month, year, reason in [
+        (5, 2030, "expired"),
+        (13, 2031, "month"),
+        (True, 2031, "month"),
+        (1, 30, "year"),
+        ("1", 2031, "month"),
+    ]:
         with pytest.raises(CardError, match=reason):
             validate_expiry(month, year, today)
 
@@ -108,7 +130,7 @@ def test_pan_never_in_database_file(app, sqlite_url):
     db_file = sqlite_url.removeprefix("sqlite:///")
     for path in (db_file, db_file + "-wal"):
         try:
-            data = open(path, "rb").read()
+            data = Path(path).read_bytes()
         except FileNotFoundError:
             continue
         assert VISA.encode() not in data
@@ -123,15 +145,26 @@ def test_duplicate_detected_by_fingerprint(app):
     assert other.card(VISA)["id"] != first["id"]
 
 
-@pytest.mark.parametrize(("body", "status", "fragment"), [
-    ({"pan": VISA, "expiry_month": 12, "expiry_year": 2099, "holder": "A", "cvv": "123"}, 422, "security codes"),
-    ({"pan": VISA, "expiry_month": 12, "expiry_year": 2099, "holder": "A", "CVC": "123"}, 422, "security codes"),
-    ({"pan": "4111111111111112", "expiry_month": 12, "expiry_year": 2099, "holder": "A"}, 422, "Luhn"),
-    ({"pan": VISA, "expiry_month": 1, "expiry_year": 2001, "holder": "A"}, 422, "expired"),
-    ({"pan": VISA, "expiry_month": 12, "expiry_year": 2099, "holder": "x" * 27}, 422, "holder"),
-    ({"pan": VISA, "expiry_month": "12", "expiry_year": 2099, "holder": "A"}, 422, "wrong type"),
-    ({"pan": VISA, "expiry_month": 12, "expiry_year": 2099}, 422, "missing"),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "fragment"),
+    [
+        (
+            {"pan": VISA, "expiry_month": 12, "expiry_year": 2099, "holder": "A", "cvv": "123"},
+            422,
+            "security codes",
+        ),
+        (
+            {"pan": VISA, "expiry_month": 12, "expiry_year": 2099, "holder": "A", "CVC": "123"},
+            422,
+            "security codes",
+        ),
+        ({"pan": "4111111111111112", "expiry_month": 12, "expiry_year": 2099, "holder": "A"}, 422, "Luhn"),
+        ({"pan": VISA, "expiry_month": 1, "expiry_year": 2001, "holder": "A"}, 422, "expired"),
+        ({"pan": VISA, "expiry_month": 12, "expiry_year": 2099, "holder": "x" * 27}, 422, "holder"),
+        ({"pan": VISA, "expiry_month": "12", "expiry_year": 2099, "holder": "A"}, 422, "wrong type"),
+        ({"pan": VISA, "expiry_month": 12, "expiry_year": 2099}, 422, "missing"),
+    ],
+)
 def test_card_validation(app, body, status, fragment):
     api = api_for(app)
     r = api.post("/v1/cards", body)

@@ -36,17 +36,20 @@ def test_operator_session(env):
     assert run("--version").output.startswith("wallet ")
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["tenant", "create", "Acme", "--domain", "acme.test"], "already exists"),
-    (["tenant", "create", "Other", "--domain", "ACME.test"], "already exists"),
-    (["tenant", "create", "Bad", "--domain", "not a host"], "not a valid host"),
-    (["tenant", "create", "!", "--domain", "x.test"], "tenant name"),
-    (["client", "create", "nobody", "--scopes", "wallets:read"], "no tenant"),
-    (["client", "create", "Acme", "--scopes", "root"], "scopes must be"),
-    (["serve"], "either --tls-cert"),
-    (["serve", "--self-signed", "--tls-cert", "x"], "either --tls-cert"),
-    (["serve", "--tls-cert", "/nonexistent", "--tls-key", "/nonexistent"], "readable files"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["tenant", "create", "Acme", "--domain", "acme.test"], "already exists"),
+        (["tenant", "create", "Other", "--domain", "ACME.test"], "already exists"),
+        (["tenant", "create", "Bad", "--domain", "not a host"], "not a valid host"),
+        (["tenant", "create", "!", "--domain", "x.test"], "tenant name"),
+        (["client", "create", "nobody", "--scopes", "wallets:read"], "no tenant"),
+        (["client", "create", "Acme", "--scopes", "root"], "scopes must be"),
+        (["serve"], "either --tls-cert"),
+        (["serve", "--self-signed", "--tls-cert", "x"], "either --tls-cert"),
+        (["serve", "--tls-cert", "/nonexistent", "--tls-key", "/nonexistent"], "readable files"),
+    ],
+)
 def test_usage_errors(env, args, message):
     assert run("db", "upgrade").exit_code == 0
     assert run("tenant", "create", "Acme", "--domain", "acme.test").exit_code == 0

@@ -54,14 +54,22 @@ def test_concurrent_transfers(app_factory, any_db_url):
         assert again.status_code == 201 and again.get_json() == seen["transfer"]
 
     with admin_session(rt(app).sessions) as s:
-        balances = dict(s.execute(select(Wallet.id, Wallet.balance_minor).where(Wallet.kind == "customer")).all())
+        balances = dict(
+            s.execute(select(Wallet.id, Wallet.balance_minor).where(Wallet.kind == "customer")).all()
+        )
         assert sum(balances.values()) == WALLETS * 10_000
         assert min(balances.values()) >= 0
-        unbalanced = s.execute(select(Posting.movement_id).group_by(Posting.movement_id)
-                               .having(func.sum(Posting.amount_minor) != 0)).all()
+        unbalanced = s.execute(
+            select(Posting.movement_id)
+            .group_by(Posting.movement_id)
+            .having(func.sum(Posting.amount_minor) != 0)
+        ).all()
         assert unbalanced == []
-        posted = dict(s.execute(select(Posting.wallet_id, func.sum(Posting.amount_minor))
-                                .group_by(Posting.wallet_id)).all())
+        posted = dict(
+            s.execute(
+                select(Posting.wallet_id, func.sum(Posting.amount_minor)).group_by(Posting.wallet_id)
+            ).all()
+        )
         assert all(posted[w] == balances[w] for w in balances)
         transfers = s.scalar(select(func.count()).select_from(Movement).where(Movement.kind == "transfer"))
         assert transfers == len(originals)

@@ -17,11 +17,18 @@ def test_file_then_env_overrides(tmp_path):
     assert (cfg.issuer, cfg.token_ttl, str(cfg.key_path)) == ("from-file", 120, "/tmp/k")
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ("- a list", "mapping"), ("a: [", "not valid YAML"), ("colour: blue", "unknown setting"),
-    ("token_ttl: soon", "not a valid int"), ("token_ttl: 3600", "between 1 and 900"),
-    ("rate_limit_burst: 0", "positive"), ("max_body_bytes: 10", "at least 1024"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("- a list", "mapping"),
+        ("a: [", "not valid YAML"),
+        ("colour: blue", "unknown setting"),
+        ("token_ttl: soon", "not a valid int"),
+        ("token_ttl: 3600", "between 1 and 900"),
+        ("rate_limit_burst: 0", "positive"),
+        ("max_body_bytes: 10", "at least 1024"),
+    ],
+)
 def test_bad_file(tmp_path, content, message):
     path = tmp_path / "wallet.yaml"
     path.write_text(content)

@@ -19,11 +19,19 @@ def test_logs_never_hold_a_pan(app, caplog):
         api = api_for(app)
         wallet = api.wallet()
         card = api.card(VISA)
-        assert api.post("/v1/cards", {"pan": VISA, "expiry_month": 1, "expiry_year": 2099,
-                                      "holder": "x"}).status_code == 409
+        assert (
+            api.post(
+                "/v1/cards", {"pan": VISA, "expiry_month": 1, "expiry_year": 2099, "holder": "x"}
+            ).status_code
+            == 409
+        )
         api.card(MASTERCARD)
-        api.post("/v1/cards", {"pan": "4111111111111112", "expiry_month": 1, "expiry_year": 2099, "holder": "x"})
-        api.post("/v1/cards", {"pan": AMEX, "expiry_month": 1, "expiry_year": 2099, "holder": "x", "cvv": "123"})
+        api.post(
+            "/v1/cards", {"pan": "4111111111111112", "expiry_month": 1, "expiry_year": 2099, "holder": "x"}
+        )
+        api.post(
+            "/v1/cards", {"pan": AMEX, "expiry_month": 1, "expiry_year": 2099, "holder": "x", "cvv": "123"}
+        )
         api.post("/v1/cards", {"pan": AMEX, "expiry_month": 13, "expiry_year": 2099, "holder": "x"})
         api.topup(wallet["id"], "3.00", card["id"])
         api.client.get(f"/v1/wallets/{VISA}", headers=api.headers())
@@ -43,7 +51,9 @@ def test_formatter_and_filter():
     try:
         raise ValueError(f"boom {AMEX}")
     except ValueError as exc:
-        failing = logging.LogRecord("wallet", logging.ERROR, __file__, 1, "failed", (), (ValueError, exc, None))
+        failing = logging.LogRecord(
+            "wallet", logging.ERROR, __file__, 1, "failed", (), (ValueError, exc, None)
+        )
     line = JsonFormatter().format(failing)
     assert '"error": "ValueError"' in line and AMEX not in line
 

@@ -7,18 +7,38 @@ from hypothesis import strategies as st
 from wallet.money import MAX_MINOR, MINOR_UNITS, AmountError, check_currency, format_amount, parse_amount
 
 
-@pytest.mark.parametrize(("text", "currency", "minor"), [
-    ("12.50", "USD", 1250), ("12.5", "USD", 1250), ("12", "USD", 1200), ("0.01", "USD", 1),
-    ("1000", "JPY", 1000), ("1.234", "KWD", 1234),
-])
+@pytest.mark.parametrize(
+    ("text", "currency", "minor"),
+    [
+        ("12.50", "USD", 1250),
+        ("12.5", "USD", 1250),
+        ("12", "USD", 1200),
+        ("0.01", "USD", 1),
+        ("1000", "JPY", 1000),
+        ("1.234", "KWD", 1234),
+    ],
+)
 def test_parse(text, currency, minor):
     assert parse_amount(text, currency) == minor
 
 
-@pytest.mark.parametrize(("text", "currency"), [
-    (12.5, "USD"), ("1.001", "USD"), ("1.5", "JPY"), ("-1.00", "USD"), ("0", "USD"), ("0.00", "USD"),
-    ("01.00", "USD"), ("1e3", "USD"), (" 1", "USD"), ("1,00", "USD"), ("NaN", "USD"), (str(MAX_MINOR), "JPY"),
-])
+@pytest.mark.parametrize(
+    ("text", "currency"),
+    [
+        (12.5, "USD"),
+        ("1.001", "USD"),
+        ("1.5", "JPY"),
+        ("-1.00", "USD"),
+        ("0", "USD"),
+        ("0.00", "USD"),
+        ("01.00", "USD"),
+        ("1e3", "USD"),
+        (" 1", "USD"),
+        ("1,00", "USD"),
+        ("NaN", "USD"),
+        (str(MAX_MINOR), "JPY"),
+    ],
+)
 def test_parse_refuses(text, currency):
     with pytest.raises(AmountError):
         parse_amount(text, currency)

@@ -35,14 +35,22 @@ def _wallet(env, *args):
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     home = tmp_path_factory.mktemp("served")
-    env = {**os.environ, "WALLET_HOME": str(home), "WALLET_RATE_LIMIT_PER_SECOND": "1000",
-           "WALLET_RATE_LIMIT_BURST": "1000"}
+    env = {
+        **os.environ,
+        "WALLET_HOME": str(home),
+        "WALLET_RATE_LIMIT_PER_SECOND": "1000",
+        "WALLET_RATE_LIMIT_BURST": "1000",
+    }
     env.pop("WALLET_DATABASE_URL", None)
     _wallet(env, "db", "upgrade")
     creds = json.loads(_wallet(env, "tenant", "create", "Acme", "--domain", "pay.acme.test"))
     port = _free_port()
-    proc = subprocess.Popen([WALLET, "serve", "--self-signed", "--port", str(port), "--workers", "1",
-                             "--threads", "8"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [WALLET, "serve", "--self-signed", "--port", str(port), "--workers", "1", "--threads", "8"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -52,8 +60,12 @@ def server(tmp_path_factory):
             if proc.poll() is not None:
                 raise RuntimeError(proc.stderr.read().decode()) from None
             time.sleep(0.1)
-    yield {"url": f"https://127.0.0.1:{port}", "port": port, "cert": str(home / "tls" / "self-signed.crt"),
-           "creds": creds}
+    yield {
+        "url": f"https://127.0.0.1:{port}",
+        "port": port,
+        "cert": str(home / "tls" / "self-signed.crt"),
+        "creds": creds,
+    }
     proc.terminate()
     proc.wait(timeout=20)
     logs = proc.stderr.read().decode()
@@ -65,23 +77,33 @@ def test_quick_start_over_https(server):
     s.trust_env = False  # REQUESTS_CA_BUNDLE would override our own certificate
     s.verify = server["cert"]
     url, creds = server["url"], server["creds"]
-    r = s.post(f"{url}/oauth/token", data={"grant_type": "client_credentials"},
-               auth=(creds["client_id"], creds["client_secret"]))
+    r = s.post(
+        f"{url}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(creds["client_id"], creds["client_secret"]),
+    )
     assert r.status_code == 200, r.text
     s.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
     assert r.headers["Strict-Transport-Security"].startswith("max-age=")
     assert "/" not in r.headers.get("Server", "")  # no version disclosed
     alice = s.post(f"{url}/v1/wallets", json={"owner_ref": "alice", "currency": "EUR"}).json()
     bob = s.post(f"{url}/v1/wallets", json={"owner_ref": "bob", "currency": "EUR"}).json()
-    card = s.post(f"{url}/v1/cards", json={"pan": VISA, "expiry_month": 12, "expiry_year": 2030,
-                                          "holder": "Alice"}).json()
+    card = s.post(
+        f"{url}/v1/cards", json={"pan": VISA, "expiry_month": 12, "expiry_year": 2030, "holder": "Alice"}
+    ).json()
     assert card["last4"] == "1111" and VISA not in json.dumps(card)
-    assert s.post(f"{url}/v1/wallets/{alice['id']}/topups", json={"amount": "100.00",
-                                                                   "card_id": card["id"]}).status_code == 201
+    assert (
+        s.post(
+            f"{url}/v1/wallets/{alice['id']}/topups", json={"amount": "100.00", "card_id": card["id"]}
+        ).status_code
+        == 201
+    )
 
     def send(i: int) -> int:
         body = {"from_wallet": alice["id"], "to_wallet": bob["id"], "amount": "2.50", "currency": "EUR"}
-        return s.post(f"{url}/v1/transfers", json=body, headers={"Idempotency-Key": f"qs-{i:08d}"}).status_code
+        return s.post(
+            f"{url}/v1/transfers", json=body, headers={"Idempotency-Key": f"qs-{i:08d}"}
+        ).status_code
 
     with ThreadPoolExecutor(8) as pool:
         codes = list(pool.map(send, range(48)))
@@ -95,17 +117,21 @@ def test_quick_start_over_https(server):
 @pytest.mark.filterwarnings("ignore:ssl.TLSVersion:DeprecationWarning")
 def test_tls_versions(server):
     modern = ssl.create_default_context(cafile=server["cert"])
-    with socket.create_connection(("127.0.0.1", server["port"])) as raw, \
-            modern.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+    with (
+        socket.create_connection(("127.0.0.1", server["port"])) as raw,
+        modern.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
         assert tls.version() in ("TLSv1.2", "TLSv1.3")
     legacy = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     legacy.check_hostname, legacy.verify_mode = False, ssl.CERT_NONE
     legacy.minimum_version = ssl.TLSVersion.TLSv1
     legacy.maximum_version = ssl.TLSVersion.TLSv1_1
     legacy.set_ciphers("DEFAULT:@SECLEVEL=0")
-    with pytest.raises((ssl.SSLError, ConnectionError)), \
-            socket.create_connection(("127.0.0.1", server["port"])) as raw, \
-            legacy.wrap_socket(raw, server_hostname="127.0.0.1"):
+    with (
+        pytest.raises((ssl.SSLError, ConnectionError)),
+        socket.create_connection(("127.0.0.1", server["port"])) as raw,
+        legacy.wrap_socket(raw, server_hostname="127.0.0.1"),
+    ):
         pass
 
 

@@ -29,8 +29,15 @@ def create() -> tuple[Response, int]:
 
     def work(s):  # type: ignore[no-untyped-def]
         row = store_card(s, runtime().kek, principal.tenant_id, card)
-        audit.record(s, action="card.store", actor=principal.client_id, subject=row.id,
-                     tenant_id=principal.tenant_id, brand=row.brand, key_source=row.key_source)
+        audit.record(
+            s,
+            action="card.store",
+            actor=principal.client_id,
+            subject=row.id,
+            tenant_id=principal.tenant_id,
+            brand=row.brand,
+            key_source=row.key_source,
+        )
         return row
 
     try:

@@ -14,24 +14,38 @@ from wallet.models import Client
 from wallet.problems import ApiError
 
 bp = Blueprint("oauth", __name__)
+BEARER = "Bearer"
 _SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
 
 def _refuse(client_id: str, tenant_id: str | None, reason: str) -> ApiError:
     actor = client_id if _SAFE_ID.fullmatch(client_id) else "unknown"
-    run_in_transaction(g.db, lambda s: audit.record(s, action="auth.token", actor=actor, subject=actor,
-                                                    outcome="failure", tenant_id=tenant_id, reason=reason))
+    run_in_transaction(
+        g.db,
+        lambda s: audit.record(
+            s,
+            action="auth.token",
+            actor=actor,
+            subject=actor,
+            outcome="failure",
+            tenant_id=tenant_id,
+            reason=reason,
+        ),
+    )
     return ApiError(401, "Unauthorized", "client authentication failed", error="invalid_client")
 
 
 @bp.post("/oauth/token")
 def token() -> Response:
     if request.form.get("grant_type") != "client_credentials":
-        raise ApiError(400, "Bad request", "grant_type must be client_credentials", error="unsupported_grant_type")
+        raise ApiError(
+            400, "Bad request", "grant_type must be client_credentials", error="unsupported_grant_type"
+        )
     creds = request.authorization
     if creds is None or creds.type != "basic" or not creds.username or not creds.password:
-        raise ApiError(401, "Unauthorized", "send the client id and secret with HTTP Basic",
-                       error="invalid_client")
+        raise ApiError(
+            401, "Unauthorized", "send the client id and secret with HTTP Basic", error="invalid_client"
+        )
     rt, session = runtime(), g.db
     client = session.get(Client, creds.username)
     if client is None or not client.active or not check_secret(creds.password, client.secret_hash):
@@ -45,11 +59,35 @@ def token() -> Response:
         except ValueError as exc:
             raise ApiError(400, "Bad request", str(exc), error="invalid_scope") from None
         if not set(asked) <= set(granted):
-            raise ApiError(400, "Bad request", "scope exceeds what this client was granted", error="invalid_scope")
+            raise ApiError(
+                400, "Bad request", "scope exceeds what this client was granted", error="invalid_scope"
+            )
         granted = asked
-    access = issue_token(rt.signing, session, issuer=rt.config.issuer, ttl=rt.config.token_ttl,
-                         client_id=client.id, tenant_id=client.tenant_id, scopes=granted)
-    run_in_transaction(session, lambda s: audit.record(s, action="auth.token", actor=client.id, subject=client.id,
-                                                       tenant_id=client.tenant_id, scope=" ".join(granted)))
-    return jsonify(access_token=access, token_type="Bearer", expires_in=rt.config.token_ttl,
-                   scope=" ".join(granted))
+    access = issue_token(
+        rt.signing,
+        session,
+        issuer=rt.config.issuer,
+        ttl=rt.config.token_ttl,
+        client_id=client.id,
+        tenant_id=client.tenant_id,
+        scopes=granted,
+    )
+    run_in_transaction(
+        session,
+        lambda s: audit.record(
+            s,
+            action="auth.token",
+            actor=client.id,
+            subject=client.id,
+            tenant_id=client.tenant_id,
+            scope=" ".join(granted),
+        ),
+    )
+    return jsonify(
+        {
+            "access_token": access,
+            "token_type": BEARER,
+            "expires_in": rt.config.token_ttl,
+            "scope": " ".join(granted),
+        }
+    )

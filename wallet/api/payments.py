@@ -25,8 +25,9 @@ def idempotency_key(required: bool) -> str | None:
     if key is None and not required:
         return None
     if key is None or not _KEY.fullmatch(key):
-        raise ApiError(400, "Bad request", "an Idempotency-Key header of 8 to 100 characters "
-                                           "[A-Za-z0-9_.:-] is required")
+        raise ApiError(
+            400, "Bad request", "an Idempotency-Key header of 8 to 100 characters [A-Za-z0-9_.:-] is required"
+        )
     return key
 
 
@@ -52,10 +53,17 @@ def transfer() -> tuple[Response, int]:
         currency = check_currency(body["currency"])
     except AmountError as exc:
         raise invalid(str(exc), fields=["currency"]) from None
-    result = ledger.transfer(g.db, tenant_id=g.principal.tenant_id, actor=g.principal.client_id,
-                             from_wallet=body["from_wallet"], to_wallet=body["to_wallet"],
-                             amount_minor=amount_of(body, currency), currency=currency,
-                             idempotency_key=key, digest=ledger.request_hash(body))
+    result = ledger.transfer(
+        g.db,
+        tenant_id=g.principal.tenant_id,
+        actor=g.principal.client_id,
+        from_wallet=body["from_wallet"],
+        to_wallet=body["to_wallet"],
+        amount_minor=amount_of(body, currency),
+        currency=currency,
+        idempotency_key=key,
+        digest=ledger.request_hash(body),
+    )
     return created(views.transfer(result.movement), result.replayed)
 
 
@@ -73,11 +81,20 @@ def topup(wallet_id: str) -> tuple[Response, int]:
     if (replay := ledger.find_replay(g.db, key, digest)) is not None:
         return created(views.topup(replay.movement), True)
     rt = runtime()
-    charge = rt.acquirer.charge(reveal_pan(rt.kek, card), card.expiry_month, card.expiry_year, minor,
-                                wallet.currency)
+    charge = rt.acquirer.charge(
+        reveal_pan(rt.kek, card), card.expiry_month, card.expiry_year, minor, wallet.currency
+    )
     if not charge.approved:
         raise ledger.Declined(charge.reason)
-    result = ledger.topup(g.db, tenant_id=g.principal.tenant_id, actor=g.principal.client_id,
-                          wallet_id=wallet_id, card_id=card.id, amount_minor=minor,
-                          acquirer_ref=charge.reference, idempotency_key=key, digest=digest)
+    result = ledger.topup(
+        g.db,
+        tenant_id=g.principal.tenant_id,
+        actor=g.principal.client_id,
+        wallet_id=wallet_id,
+        card_id=card.id,
+        amount_minor=minor,
+        acquirer_ref=charge.reference,
+        idempotency_key=key,
+        digest=digest,
+    )
     return created(views.topup(result.movement), result.replayed)

@@ -31,8 +31,9 @@ def create() -> tuple[Response, int]:
         currency = check_currency(body["currency"])
     except AmountError as exc:
         raise invalid(str(exc), fields=["currency"]) from None
-    wallet = Wallet(owner_ref=text(body["owner_ref"], "owner_ref"), currency=currency, kind="customer",
-                    balance_minor=0)
+    wallet = Wallet(
+        owner_ref=text(body["owner_ref"], "owner_ref"), currency=currency, kind="customer", balance_minor=0
+    )
 
     def work(s):  # type: ignore[no-untyped-def]
         s.add(wallet)
@@ -66,8 +67,13 @@ def index() -> Response:
 def transactions(wallet_id: str) -> Response:
     customer_wallet(wallet_id)
     limit, before = paging.args()
-    query = (select(Posting, Movement).join(Movement, Movement.id == Posting.movement_id)
-             .where(Posting.wallet_id == wallet_id).order_by(Posting.id.desc()).limit(limit + 1))
+    query = (
+        select(Posting, Movement)
+        .join(Movement, Movement.id == Posting.movement_id)
+        .where(Posting.wallet_id == wallet_id)
+        .order_by(Posting.id.desc())
+        .limit(limit + 1)
+    )
     if before is not None:
         if not before.isdigit():
             raise invalid("cursor is not one this API returned", fields=["cursor"])

@@ -30,6 +30,9 @@ from reports.view import (
 ROC_ORDER = (RocResult.IN_PLACE, RocResult.NOT_IN_PLACE, RocResult.NOT_APPLICABLE, RocResult.NOT_TESTED)
 ROC_CLASS = {RocResult.IN_PLACE: "inplace", RocResult.NOT_IN_PLACE: "notinplace",
              RocResult.NOT_APPLICABLE: "na", RocResult.NOT_TESTED: "nottested"}
+ROC_FILL = {RocResult.IN_PLACE: "#2e7d32", RocResult.NOT_IN_PLACE: "#c62828",
+            RocResult.NOT_APPLICABLE: "#9e9e9e", RocResult.NOT_TESTED: "#f9a825"}
+"""Chart colours as SVG attributes: WeasyPrint does not apply the page's CSS inside inline SVG."""
 EXPIRY_WARNING_DAYS = 30
 HTML_DETAIL_LIMIT = 200
 PDF_DETAIL_LIMIT = 5
@@ -127,8 +130,8 @@ def chart(view: ScanView, framework_id: str) -> dict[str, Any]:
             n = counts[p][roc]
             if n:
                 w = n * bar_w / widest
-                segments.append({"x": round(x, 1), "w": round(w, 1), "cls": ROC_CLASS[roc], "n": n,
-                                 "label": roc.value})
+                segments.append({"x": round(x, 1), "w": round(w, 1), "cls": ROC_CLASS[roc],
+                                 "fill": ROC_FILL[roc], "n": n, "label": roc.value})
                 x += w
         rows.append({"label": p, "title": principal_title(framework_id, p), "y": i * row_h,
                      "segments": segments, "total": sum(counts[p].values()), "end": round(x + 4, 1)})

@@ -123,7 +123,7 @@ def finding_to_ocsf(view: ScanView, finding: Finding, evidence: dict[str, Eviden
         "unmapped": {"scan_id": scan.id, "evidence_ids": list(finding.evidence_ids)},
     }
     if suppressed:
-        event["status_detail"] = f"waived: {finding.suppressed_by}"
+        event["status_detail"] = finding.suppressed_by
     if records := [evidence[e] for e in finding.evidence_ids if e in evidence]:
         event["evidences"] = [_evidence(r) for r in records]
     if cloud := _cloud(scan, finding):

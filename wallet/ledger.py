@@ -7,9 +7,9 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -75,36 +75,49 @@ def ensure_settlement(session: Session, tenant_id: str, currency: str) -> str:
     return wallet_id
 
 
-def _lock(session: Session, wallet_ids: list[str]) -> dict[str, Wallet]:
-    rows = session.scalars(
-        select(Wallet)
+class Locked(NamedTuple):
+    id: str
+    currency: str
+    kind: str
+    balance_minor: int
+
+
+def _lock(session: Session, wallet_ids: list[str]) -> dict[str, Locked]:
+    rows = session.execute(
+        select(Wallet.id, Wallet.currency, Wallet.kind, Wallet.balance_minor)
         .where(Wallet.id.in_(wallet_ids))
         .order_by(Wallet.id)
         .with_for_update()
-        .execution_options(populate_existing=True)
-    ).all()
-    return {w.id: w for w in rows}
+    )
+    return {row.id: Locked(*row) for row in rows}
 
 
-def _post(session: Session, movement: Movement, legs: list[tuple[Wallet, int]]) -> None:
+def _post(session: Session, movement: Movement, legs: list[tuple[Locked, int]]) -> None:
     if sum(amount for _, amount in legs) != 0:
         raise AssertionError("unbalanced postings")
-    session.add(movement)
-    session.flush()
+    postings = []
     for wallet, amount in legs:
-        wallet.balance_minor += amount
-        if wallet.balance_minor < 0 and wallet.kind != "settlement":
+        balance = wallet.balance_minor + amount
+        if balance < 0 and wallet.kind != "settlement":
             raise LedgerError("insufficient funds")
-        session.add(
+        postings.append(
             Posting(
                 tenant_id=movement.tenant_id,
                 movement_id=movement.id,
                 wallet_id=wallet.id,
                 amount_minor=amount,
-                balance_after=wallet.balance_minor,
+                balance_after=balance,
             )
         )
+    session.add_all([movement, *postings])
     session.flush()
+    for posting in postings:
+        session.execute(
+            update(Wallet)
+            .where(Wallet.id == posting.wallet_id)
+            .values(balance_minor=posting.balance_after)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _replay(session: Session, key: str | None, digest: str) -> Result | None:

@@ -73,7 +73,7 @@ def test_ocsf_status_mapping_and_suppression(scan):
     assert error["compliance"]["status_detail"] == "could not assess: " + error["finding_info"]["desc"]
     waived = events["FAIL-waived"]
     assert (waived["status"], waived["status_id"]) == ("Suppressed", 3)
-    assert waived["status_detail"] == "waived: waiver: static site"
+    assert waived["status_detail"] == "waiver: static site"
 
 
 def test_finding_uid_is_stable_across_scans():

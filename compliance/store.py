@@ -125,6 +125,8 @@ class Store:
 
     def save_scan(self, scan: Scan) -> str:
         with self.session() as db, db.begin():
+            for table in (EvidenceRow, FindingRow, RequirementRow, WaiverRow):
+                db.execute(delete(table).where(table.scan_id == scan.id))
             db.execute(delete(ScanRow).where(ScanRow.id == scan.id))
             db.add(ScanRow(id=scan.id, target=scan.target, started_at=scan.started_at,
                            finished_at=scan.finished_at, tool_version=scan.tool_version, scope=scan.scope,

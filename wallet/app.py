@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from wallet.config import Config
 from wallet.db import admin_session, tenant_session
 from wallet.guards import add_security_headers
 from wallet.ledger import LedgerError
-from wallet.problems import ApiError, problem
+from wallet.problems import ApiError, problem, unauthorized
 from wallet.runtime import Runtime
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -40,7 +41,7 @@ def create_app(config: Config | None = None, *, acquirer: Acquirer | None = None
     app.before_request(_start)
     app.after_request(_finish)
     app.teardown_request(_close)
-    app.register_error_handler(ApiError, lambda e: problem(e.status, e.title, e.detail, **e.extensions))
+    app.register_error_handler(ApiError, ApiError.response)
     app.register_error_handler(LedgerError, lambda e: problem(e.status, e.title, str(e)))
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
@@ -58,26 +59,31 @@ def _start() -> None:
     g.host_tenant = rt.domains.tenant_for(request.host)
     if request.path.startswith("/v1/"):
         g.principal = _authenticate(rt)
-        if (wait := rt.limiter.allow(f"client:{g.principal.client_id}")) > 0:
-            raise ApiError(429, "Too many requests", "rate limit exceeded", retry_after=round(wait, 3))
+        _throttle(rt, f"client:{g.principal.client_id}")
         g.db = tenant_session(rt.sessions, g.principal.tenant_id)
     elif request.path.startswith("/oauth/"):
-        if (wait := rt.limiter.allow(f"addr:{request.remote_addr}")) > 0:
-            raise ApiError(429, "Too many requests", "rate limit exceeded", retry_after=round(wait, 3))
+        _throttle(rt, f"addr:{request.remote_addr}")
         g.db = admin_session(rt.sessions)
+
+
+def _throttle(rt: Runtime, key: str) -> None:
+    if (wait := rt.limiter.allow(key)) > 0:
+        raise ApiError(
+            429, "Too many requests", "rate limit exceeded", headers={"Retry-After": str(math.ceil(wait))}
+        )
 
 
 def _authenticate(rt: Runtime) -> Principal:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise ApiError(401, "Unauthorized", "a Bearer access token is required")
+        raise unauthorized("a Bearer access token is required")
     with admin_session(rt.sessions) as session:
         try:
             principal = verify_token(rt.signing, session, token.strip(), issuer=rt.config.issuer)
         except AuthError as exc:
-            raise ApiError(401, "Unauthorized", str(exc)) from None
+            raise unauthorized(str(exc)) from None
     if g.host_tenant is not None and g.host_tenant != principal.tenant_id:
-        raise ApiError(401, "Unauthorized", "this access token is not valid for this host")
+        raise unauthorized("this access token is not valid for this host")
     return principal
 
 
@@ -96,8 +102,6 @@ def requires(scope: str) -> Callable[[F], F]:
 
 def _finish(response: Response) -> Response:
     response.headers["X-Request-Id"] = g.get("request_id", "")
-    if response.status_code == 429 and response.mimetype == "application/problem+json":
-        response.headers["Retry-After"] = str(max(1, round(response.get_json().get("retry_after", 1))))
     principal = g.get("principal")
     logs.event(
         "request",

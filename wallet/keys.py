@@ -196,7 +196,9 @@ class SigningKeys:
 
     def public(self, session: Session, kid: str) -> Ed25519PublicKey | None:
         with self._lock:
-            if kid not in self._public:
+            # An unknown kid may come from a key rotated in by another process; re-read, but at most
+            # once a second, so tokens with made-up kids cannot turn every request into a query.
+            if kid not in self._public and time.monotonic() - self._loaded_at > 1.0:
                 self._load(session)
             return self._public.get(kid)
 

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from flask import Flask
 
+
 def self_signed(directory: Path, hosts: tuple[str, ...] = ("localhost", "127.0.0.1")) -> tuple[Path, Path]:
     """Write a fresh ECDSA P-256 key and a 30-day certificate for `hosts`; return (cert, key) paths."""
     key = ec.generate_private_key(ec.SECP256R1())

@@ -74,6 +74,8 @@ def test_token_refusals(app, case):
             s.commit()
     r = client.post("/oauth/token", data=form, headers=headers)
     assert r.status_code == (400 if case == "bad-grant" else 401)
+    if case != "bad-grant":
+        assert r.headers["WWW-Authenticate"].startswith("Basic")
     assert r.mimetype == "application/problem+json"
     assert creds.client_secret not in r.get_data(as_text=True)
 
@@ -119,6 +121,7 @@ def test_bearer_refusals(app, case):
     }[case]
     r = app.test_client().get("/v1/wallets", headers=headers)
     assert r.status_code == 401 and r.mimetype == "application/problem+json"
+    assert r.headers["WWW-Authenticate"].startswith("Bearer")
 
 
 def test_expired_token_with_real_key(app_factory, sqlite_url):

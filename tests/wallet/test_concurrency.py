@@ -5,10 +5,13 @@ import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from sqlalchemy import func, select
 
 from tests.wallet.conftest import Api, api_for, rt
+from wallet import ledger
 from wallet.db import admin_session
+from wallet.ledger import Locked, _post
 from wallet.models import Movement, Posting, Wallet
 
 THREADS, TRANSFERS, WALLETS = 16, 1000, 20
@@ -73,3 +76,50 @@ def test_concurrent_transfers(app_factory, any_db_url):
         assert all(posted[w] == balances[w] for w in balances)
         transfers = s.scalar(select(func.count()).select_from(Movement).where(Movement.kind == "transfer"))
         assert transfers == len(originals)
+
+
+def test_same_key_raced_from_many_threads(app_factory, any_db_url):
+    app = app_factory(any_db_url)
+    api = api_for(app)
+    card = api.card()
+    a, b = api.wallet("a")["id"], api.wallet("b")["id"]
+    assert api.topup(a, "10.00", card["id"]).status_code == 201
+    barrier = threading.Barrier(8)
+
+    def send(_: int) -> tuple[int, str]:
+        mine = Api(app.test_client(), api.creds, api.token)
+        barrier.wait()
+        r = mine.transfer(a, b, "1.00", "raced-key-1")
+        return r.status_code, r.get_json()["id"]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(send, range(8)))
+    assert {code for code, _ in results} == {201} and len({tid for _, tid in results}) == 1
+    assert api.get(f"/v1/wallets/{a}").get_json()["balance"] == "9.00"
+
+
+def test_insert_race_on_the_key_is_answered_with_the_winner(app_factory, any_db_url, monkeypatch):
+    """The replay check misses a transfer that commits just after it; the unique key catches it."""
+    app = app_factory(any_db_url)
+    api = api_for(app)
+    card = api.card()
+    a, b = api.wallet("a")["id"], api.wallet("b")["id"]
+    assert api.topup(a, "10.00", card["id"]).status_code == 201
+    first = api.transfer(a, b, "1.00", "late-key-01").get_json()
+    real_replay, calls = ledger._replay, []
+
+    def blind_once(session, key, digest):
+        calls.append(key)
+        return None if len(calls) == 1 else real_replay(session, key, digest)
+
+    monkeypatch.setattr(ledger, "_replay", blind_once)
+    again = api.transfer(a, b, "1.00", "late-key-01")
+    assert again.status_code == 201 and again.get_json() == first and len(calls) == 2
+    calls.clear()
+    assert api.transfer(a, b, "2.00", "late-key-01").status_code == 409
+    assert api.get(f"/v1/wallets/{a}").get_json()["balance"] == "9.00"
+
+
+def test_unbalanced_postings_are_refused():
+    with pytest.raises(AssertionError, match="unbalanced"):
+        _post(None, None, [(Locked("w", "USD", "customer", 0), 5)])  # type: ignore[arg-type]

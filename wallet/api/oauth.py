@@ -11,7 +11,7 @@ from wallet.app import runtime
 from wallet.auth import check_secret, issue_token, parse_scopes
 from wallet.db import run_in_transaction
 from wallet.models import Client
-from wallet.problems import ApiError
+from wallet.problems import ApiError, unauthorized
 
 bp = Blueprint("oauth", __name__)
 BEARER = "Bearer"
@@ -32,7 +32,7 @@ def _refuse(client_id: str, tenant_id: str | None, reason: str) -> ApiError:
             reason=reason,
         ),
     )
-    return ApiError(401, "Unauthorized", "client authentication failed", error="invalid_client")
+    return unauthorized("client authentication failed", scheme="Basic", error="invalid_client")
 
 
 @bp.post("/oauth/token")
@@ -43,12 +43,13 @@ def token() -> Response:
         )
     creds = request.authorization
     if creds is None or creds.type != "basic" or not creds.username or not creds.password:
-        raise ApiError(
-            401, "Unauthorized", "send the client id and secret with HTTP Basic", error="invalid_client"
+        raise unauthorized(
+            "send the client id and secret with HTTP Basic", scheme="Basic", error="invalid_client"
         )
     rt, session = runtime(), g.db
     client = session.get(Client, creds.username)
-    if client is None or not client.active or not check_secret(creds.password, client.secret_hash):
+    known = check_secret(creds.password, client.secret_hash if client else None)
+    if client is None or not client.active or not known:
         raise _refuse(creds.username, client.tenant_id if client else None, "bad credentials")
     if g.host_tenant is not None and g.host_tenant != client.tenant_id:
         raise _refuse(client.id, client.tenant_id, "client used on another tenant's domain")

@@ -39,7 +39,7 @@ sysdeps:
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/bandit -q -c pyproject.toml -r wallet compliance controls reports
+	$(BIN)/bandit -q -ll -c pyproject.toml -r wallet compliance controls reports
 
 unit: $(STAMP) sysdeps
 	$(BIN)/pytest -n 2 --cov --cov-report=term -q

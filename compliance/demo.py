@@ -19,8 +19,12 @@ import boto3
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-DEMO_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S106 - emulator
-                    "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION}
+DEMO_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",  # moto's fake credentials # nosec B105
+    "AWS_SESSION_TOKEN": "testing",  # moto's fake credentials # nosec B105
+    "AWS_DEFAULT_REGION": REGION,
+}
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,13 @@ PLANTED: tuple[Planted, ...] = (
 )
 
 CLEAN: tuple[str, ...] = (
-    "web-alb-sg", "payments-alb", "ledger-db", "cardholder-data", "org-trail", "user/alice", "payments-acl",
+    "web-alb-sg",
+    "payments-alb",
+    "ledger-db",
+    "cardholder-data",
+    "org-trail",
+    "user/alice",
+    "payments-acl",
     "/stages/prod",
 )
 """Fragments of resource ids built correctly: no FAIL may be reported on them."""
@@ -83,12 +93,18 @@ def moto_server() -> Iterator[str]:
 
 
 def _manifest(seed: str) -> str:
-    return json.dumps({
-        "schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": len(seed),
-                   "digest": "sha256:" + seed.encode().hex().ljust(64, "0")[:64]},
-        "layers": [],
-    })
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": len(seed),
+                "digest": "sha256:" + seed.encode().hex().ljust(64, "0")[:64],
+            },
+            "layers": [],
+        }
+    )
 
 
 def _world(port_from: int, port_to: int, protocol: str = "tcp", v6: bool = False) -> dict[str, Any]:
@@ -97,10 +113,17 @@ def _world(port_from: int, port_to: int, protocol: str = "tcp", v6: bool = False
 
 
 def _managed(name: str, priority: int) -> dict[str, Any]:
-    return {"Name": name, "Priority": priority, "OverrideAction": {"None": {}},
-            "Statement": {"ManagedRuleGroupStatement": {"VendorName": "AWS", "Name": name}},
-            "VisibilityConfig": {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True,
-                                 "MetricName": name}}
+    return {
+        "Name": name,
+        "Priority": priority,
+        "OverrideAction": {"None": {}},
+        "Statement": {"ManagedRuleGroupStatement": {"VendorName": "AWS", "Name": name}},
+        "VisibilityConfig": {
+            "SampledRequestsEnabled": True,
+            "CloudWatchMetricsEnabled": True,
+            "MetricName": name,
+        },
+    }
 
 
 def _visibility(name: str) -> dict[str, Any]:
@@ -115,17 +138,30 @@ def provision(endpoint_url: str, region: str = REGION) -> dict[str, Any]:
         return session.client(name, endpoint_url=endpoint_url)
 
     ec2, elbv2, rds, s3, kms = client("ec2"), client("elbv2"), client("rds"), client("s3"), client("kms")
-    wafv2, apigw, iam, trail, ecr, acm = (client("wafv2"), client("apigateway"), client("iam"),
-                                          client("cloudtrail"), client("ecr"), client("acm"))
+    wafv2, apigw, iam, trail, ecr, acm = (
+        client("wafv2"),
+        client("apigateway"),
+        client("iam"),
+        client("cloudtrail"),
+        client("ecr"),
+        client("acm"),
+    )
 
     vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
-    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=f"{region}{az}")
-               ["Subnet"]["SubnetId"] for i, az in enumerate("ab")]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=f"{region}{az}")["Subnet"][
+            "SubnetId"
+        ]
+        for i, az in enumerate("ab")
+    ]
 
     def group(name: str, rules: list[dict[str, Any]]) -> str:
-        gid = ec2.create_security_group(GroupName=name, Description=f"demo {name}", VpcId=vpc,
-                                        TagSpecifications=[{"ResourceType": "security-group",
-                                                            "Tags": [{"Key": "Name", "Value": name}]}])["GroupId"]
+        gid = ec2.create_security_group(
+            GroupName=name,
+            Description=f"demo {name}",
+            VpcId=vpc,
+            TagSpecifications=[{"ResourceType": "security-group", "Tags": [{"Key": "Name", "Value": name}]}],
+        )["GroupId"]
         if rules:
             ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=rules)
         return gid
@@ -134,8 +170,10 @@ def provision(endpoint_url: str, region: str = REGION) -> dict[str, Any]:
     group("bastion", [_world(22, 22)])
     group("legacy-ops", [_world(3000, 4000, v6=True)])
     group("debug-open", [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
-    db_sg = group("ledger-db-sg", [{"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
-                                    "UserIdGroupPairs": [{"GroupId": web_sg}]}])
+    db_sg = group(
+        "ledger-db-sg",
+        [{"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "UserIdGroupPairs": [{"GroupId": web_sg}]}],
+    )
     ec2.enable_ebs_encryption_by_default()
 
     cde_key = kms.create_key(Description="cde data key", Tags=[{"TagKey": "Name", "TagValue": "cde-key"}])
@@ -147,30 +185,66 @@ def provision(endpoint_url: str, region: str = REGION) -> dict[str, Any]:
     albs = {}
     for name, internal in (("payments-alb", False), ("admin-alb", False), ("internal-alb", True)):
         albs[name] = elbv2.create_load_balancer(
-            Name=name, Subnets=subnets, SecurityGroups=[web_sg], Type="application",
-            Scheme="internal" if internal else "internet-facing")["LoadBalancers"][0]["LoadBalancerArn"]
-    target = elbv2.create_target_group(Name="wallet-api", Protocol="HTTP", Port=8443, VpcId=vpc,
-                                       TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+            Name=name,
+            Subnets=subnets,
+            SecurityGroups=[web_sg],
+            Type="application",
+            Scheme="internal" if internal else "internet-facing",
+        )["LoadBalancers"][0]["LoadBalancerArn"]
+    target = elbv2.create_target_group(
+        Name="wallet-api", Protocol="HTTP", Port=8443, VpcId=vpc, TargetType="ip"
+    )["TargetGroups"][0]["TargetGroupArn"]
     forward = [{"Type": "forward", "TargetGroupArn": target}]
-    elbv2.create_listener(LoadBalancerArn=albs["payments-alb"], Protocol="HTTPS", Port=443,
-                          SslPolicy="ELBSecurityPolicy-TLS13-1-2-2021-06", Certificates=[{"CertificateArn": cert}],
-                          DefaultActions=forward)
-    elbv2.create_listener(LoadBalancerArn=albs["payments-alb"], Protocol="HTTP", Port=80, DefaultActions=[
-        {"Type": "redirect", "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"}}])
+    elbv2.create_listener(
+        LoadBalancerArn=albs["payments-alb"],
+        Protocol="HTTPS",
+        Port=443,
+        SslPolicy="ELBSecurityPolicy-TLS13-1-2-2021-06",
+        Certificates=[{"CertificateArn": cert}],
+        DefaultActions=forward,
+    )
+    elbv2.create_listener(
+        LoadBalancerArn=albs["payments-alb"],
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[
+            {
+                "Type": "redirect",
+                "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"},
+            }
+        ],
+    )
     elbv2.create_listener(LoadBalancerArn=albs["admin-alb"], Protocol="HTTP", Port=80, DefaultActions=forward)
-    elbv2.create_listener(LoadBalancerArn=albs["admin-alb"], Protocol="HTTPS", Port=443,
-                          SslPolicy="ELBSecurityPolicy-2016-08", Certificates=[{"CertificateArn": cert}],
-                          DefaultActions=forward)
+    elbv2.create_listener(
+        LoadBalancerArn=albs["admin-alb"],
+        Protocol="HTTPS",
+        Port=443,
+        SslPolicy="ELBSecurityPolicy-2016-08",
+        Certificates=[{"CertificateArn": cert}],
+        DefaultActions=forward,
+    )
 
     good_acl = wafv2.create_web_acl(
-        Name="payments-acl", Scope="REGIONAL", DefaultAction={"Allow": {}},
-        Rules=[_managed("AWSManagedRulesCommonRuleSet", 0), _managed("AWSManagedRulesKnownBadInputsRuleSet", 1)],
-        VisibilityConfig=_visibility("payments-acl"))["Summary"]["ARN"]
-    empty_acl = wafv2.create_web_acl(Name="empty-acl", Scope="REGIONAL", DefaultAction={"Allow": {}},
-                                     Rules=[], VisibilityConfig=_visibility("empty-acl"))["Summary"]["ARN"]
+        Name="payments-acl",
+        Scope="REGIONAL",
+        DefaultAction={"Allow": {}},
+        Rules=[
+            _managed("AWSManagedRulesCommonRuleSet", 0),
+            _managed("AWSManagedRulesKnownBadInputsRuleSet", 1),
+        ],
+        VisibilityConfig=_visibility("payments-acl"),
+    )["Summary"]["ARN"]
+    empty_acl = wafv2.create_web_acl(
+        Name="empty-acl",
+        Scope="REGIONAL",
+        DefaultAction={"Allow": {}},
+        Rules=[],
+        VisibilityConfig=_visibility("empty-acl"),
+    )["Summary"]["ARN"]
     log_group = f"arn:aws:logs:{region}:{ACCOUNT}:log-group:aws-waf-logs-payments"
-    wafv2.put_logging_configuration(LoggingConfiguration={"ResourceArn": good_acl,
-                                                          "LogDestinationConfigs": [log_group]})
+    wafv2.put_logging_configuration(
+        LoggingConfiguration={"ResourceArn": good_acl, "LogDestinationConfigs": [log_group]}
+    )
     wafv2.associate_web_acl(WebACLArn=good_acl, ResourceArn=albs["payments-alb"])
 
     api = apigw.create_rest_api(name="wallet-public-api", endpointConfiguration={"types": ["REGIONAL"]})["id"]
@@ -180,34 +254,65 @@ def provision(endpoint_url: str, region: str = REGION) -> dict[str, Any]:
     deployment = apigw.create_deployment(restApiId=api)["id"]
     for stage in ("prod", "sandbox"):
         apigw.create_stage(restApiId=api, stageName=stage, deploymentId=deployment)
-    wafv2.associate_web_acl(WebACLArn=good_acl,
-                            ResourceArn=f"arn:aws:apigateway:{region}::/restapis/{api}/stages/prod")
+    wafv2.associate_web_acl(
+        WebACLArn=good_acl, ResourceArn=f"arn:aws:apigateway:{region}::/restapis/{api}/stages/prod"
+    )
 
-    subnet_group = rds.create_db_subnet_group(DBSubnetGroupName="cde-db", DBSubnetGroupDescription="cde",
-                                              SubnetIds=subnets)["DBSubnetGroup"]["DBSubnetGroupName"]
-    common = {"DBInstanceClass": "db.t3.micro", "Engine": "postgres", "MasterUsername": "wallet",
-              "MasterUserPassword": "demo-only-password", "AllocatedStorage": 20,  # noqa: S106 - emulator
-              "DBSubnetGroupName": subnet_group, "VpcSecurityGroupIds": [db_sg]}
-    rds.create_db_instance(DBInstanceIdentifier="ledger-db", StorageEncrypted=True, KmsKeyId=cde_key_id,
-                           PubliclyAccessible=False, **common)
-    rds.create_db_instance(DBInstanceIdentifier="reporting-db", StorageEncrypted=False,
-                           PubliclyAccessible=True, **common)
+    subnet_group = rds.create_db_subnet_group(
+        DBSubnetGroupName="cde-db", DBSubnetGroupDescription="cde", SubnetIds=subnets
+    )["DBSubnetGroup"]["DBSubnetGroupName"]
+    common = {
+        "DBInstanceClass": "db.t3.micro",
+        "Engine": "postgres",
+        "MasterUsername": "wallet",
+        "MasterUserPassword": "demo-only-password",
+        "AllocatedStorage": 20,
+        "DBSubnetGroupName": subnet_group,
+        "VpcSecurityGroupIds": [db_sg],
+    }
+    rds.create_db_instance(
+        DBInstanceIdentifier="ledger-db",
+        StorageEncrypted=True,
+        KmsKeyId=cde_key_id,
+        PubliclyAccessible=False,
+        **common,
+    )
+    rds.create_db_instance(
+        DBInstanceIdentifier="reporting-db", StorageEncrypted=False, PubliclyAccessible=True, **common
+    )
 
-    def bucket(name: str, *, kms_key: str | None = None, sse: bool = True, cardholder: bool = False,
-               lock_mode: str | None = None, lock_days: int = 0) -> str:
+    def bucket(
+        name: str,
+        *,
+        kms_key: str | None = None,
+        sse: bool = True,
+        cardholder: bool = False,
+        lock_mode: str | None = None,
+        lock_days: int = 0,
+    ) -> str:
         s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=lock_mode is not None)
         if sse:
-            rule = ({"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": kms_key} if kms_key
-                    else {"SSEAlgorithm": "AES256"})
-            s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={
-                "Rules": [{"ApplyServerSideEncryptionByDefault": rule}]})
+            rule = (
+                {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": kms_key}
+                if kms_key
+                else {"SSEAlgorithm": "AES256"}
+            )
+            s3.put_bucket_encryption(
+                Bucket=name,
+                ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": rule}]},
+            )
         if cardholder:
-            s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": [
-                {"Key": "data-classification", "Value": "cardholder"}]})
+            s3.put_bucket_tagging(
+                Bucket=name, Tagging={"TagSet": [{"Key": "data-classification", "Value": "cardholder"}]}
+            )
         if lock_mode:
-            s3.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration={
-                "ObjectLockEnabled": "Enabled",
-                "Rule": {"DefaultRetention": {"Mode": lock_mode, "Days": lock_days}}})
+            s3.put_object_lock_configuration(
+                Bucket=name,
+                ObjectLockConfiguration={
+                    "ObjectLockEnabled": "Enabled",
+                    "Rule": {"DefaultRetention": {"Mode": lock_mode, "Days": lock_days}},
+                },
+            )
         return name
 
     bucket("cardholder-data", kms_key=cde_key_id, cardholder=True)
@@ -216,8 +321,13 @@ def provision(endpoint_url: str, region: str = REGION) -> dict[str, Any]:
     org_bucket = bucket("org-trail-logs", kms_key=cde_key_id, lock_mode="COMPLIANCE", lock_days=400)
     app_bucket = bucket("app-trail-logs", lock_mode="GOVERNANCE", lock_days=30)
 
-    trail.create_trail(Name="org-trail", S3BucketName=org_bucket, IsMultiRegionTrail=True,
-                       EnableLogFileValidation=True, KmsKeyId=cde_key["KeyMetadata"]["Arn"])
+    trail.create_trail(
+        Name="org-trail",
+        S3BucketName=org_bucket,
+        IsMultiRegionTrail=True,
+        EnableLogFileValidation=True,
+        KmsKeyId=cde_key["KeyMetadata"]["Arn"],
+    )
     trail.start_logging(Name="org-trail")
     trail.create_trail(Name="app-trail", S3BucketName=app_bucket)
     trail.start_logging(Name="app-trail")
@@ -232,9 +342,12 @@ def provision(endpoint_url: str, region: str = REGION) -> dict[str, Any]:
     for user, console, mfa in (("alice", True, True), ("bob", True, False), ("ci-deployer", False, False)):
         iam.create_user(UserName=user)
         if console:
-            iam.create_login_profile(UserName=user, Password="Demo-only-password-1!")  # noqa: S106
+            iam.create_login_profile(UserName=user, Password="Demo-only-password-1!")  # noqa: S106 - emulator # nosec B106
         if mfa:
-            serial = iam.create_virtual_mfa_device(VirtualMFADeviceName=user)["VirtualMFADevice"]["SerialNumber"]
-            iam.enable_mfa_device(UserName=user, SerialNumber=serial, AuthenticationCode1="123456",
-                                  AuthenticationCode2="654321")
+            serial = iam.create_virtual_mfa_device(VirtualMFADeviceName=user)["VirtualMFADevice"][
+                "SerialNumber"
+            ]
+            iam.enable_mfa_device(
+                UserName=user, SerialNumber=serial, AuthenticationCode1="123456", AuthenticationCode2="654321"
+            )
     return {"vpc": vpc, "albs": albs, "api": api, "empty_acl": empty_acl, "good_acl": good_acl}

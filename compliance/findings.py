@@ -8,7 +8,7 @@ from enum import IntEnum, StrEnum
 
 
 class Status(StrEnum):
-    PASS = "PASS"  # noqa: S105 - a status, not a password
+    PASS = "PASS"  # noqa: S105 - a status, not a password # nosec B105
     FAIL = "FAIL"
     ERROR = "ERROR"
     MANUAL = "MANUAL"

@@ -41,8 +41,16 @@ class Output:
     organisation: str | None
 
 
-def prepare_output(out: Path, formats: str, fail_on: str, db: str | None, frameworks: list[str] | None,
-                   waivers: Path | None, signing_key: Path | None, organisation: str | None) -> Output:
+def prepare_output(
+    out: Path,
+    formats: str,
+    fail_on: str,
+    db: str | None,
+    frameworks: list[str] | None,
+    waivers: Path | None,
+    signing_key: Path | None,
+    organisation: str | None,
+) -> Output:
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file, not a directory")
     try:
@@ -62,8 +70,9 @@ def prepare_output(out: Path, formats: str, fail_on: str, db: str | None, framew
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create --out {out}: {exc.strerror}") from None
-    return Output(out, parsed, threshold, store, chosen, waivers or default_waivers_path(), signing_key,
-                  organisation)
+    return Output(
+        out, parsed, threshold, store, chosen, waivers or default_waivers_path(), signing_key, organisation
+    )
 
 
 def exit_code(scan: Scan, fail_on: Severity) -> int:
@@ -85,18 +94,23 @@ def check_table(scan: Scan) -> Table:
         severity[f.check_id] = f.severity
     for check_id in sorted(counts, key=lambda c: (-severity[c], c)):
         c = counts[check_id]
-        table.add_row(check_id, severity[check_id].label, *(str(c[s] or "") for s in ("PASS", "FAIL", "ERROR")))
+        table.add_row(
+            check_id, severity[check_id].label, *(str(c[s] or "") for s in ("PASS", "FAIL", "ERROR"))
+        )
     return table
 
 
 def failure_lines(scan: Scan, limit: int = 25) -> list[str]:
-    worst = sorted((f for f in scan.findings if f.status in (Status.FAIL, Status.ERROR)),
-                   key=lambda f: (f.status is not Status.FAIL, -f.severity, f.check_id, f.resource_id))
+    worst = sorted(
+        (f for f in scan.findings if f.status in (Status.FAIL, Status.ERROR)),
+        key=lambda f: (f.status is not Status.FAIL, -f.severity, f.check_id, f.resource_id),
+    )
     lines = []
     for f in worst[:limit]:
         waived = " [waived]" if f.suppressed_by else ""
-        lines.append(f"{f.status.value:5} {f.severity.label:8} {f.check_id}  {f.resource_id}{waived}\n"
-                     f"      {f.reason}")
+        lines.append(
+            f"{f.status.value:5} {f.severity.label:8} {f.check_id}  {f.resource_id}{waived}\n      {f.reason}"
+        )
     if len(worst) > limit:
         lines.append(f"... and {len(worst) - limit} more in the findings file")
     return lines
@@ -107,8 +121,14 @@ def finish(scan: Scan, output: Output, console: Console) -> int:
     waivers = load_waivers(output.waivers_path) if output.waivers_path else []
     warnings = assess_scan(scan, output.store, output.frameworks, waivers, dt.date.today())
     output.store.save_scan(scan)
-    paths = write_reports(scan, output.formats, output.out_dir, signing_key=output.signing_key,
-                          organisation=output.organisation, store=output.store)
+    paths = write_reports(
+        scan,
+        output.formats,
+        output.out_dir,
+        signing_key=output.signing_key,
+        organisation=output.organisation,
+        store=output.store,
+    )
     console.print(check_table(scan))
     for framework_id in output.frameworks:
         results = [r for r in scan.requirement_results if r.framework == framework_id]
@@ -118,40 +138,64 @@ def finish(scan: Scan, output: Output, console: Console) -> int:
     for warning in warnings:
         console.print(f"warning: {warning}", style="yellow", markup=False)
     counts = scan.counts()
-    console.print(f"{len(scan.findings)} findings: {counts['PASS']} passed, {counts['FAIL']} failed, "
-                  f"{counts['ERROR']} could not be assessed; {len(scan.evidence)} evidence records.")
+    console.print(
+        f"{len(scan.findings)} findings: {counts['PASS']} passed, {counts['FAIL']} failed, "
+        f"{counts['ERROR']} could not be assessed; {len(scan.evidence)} evidence records."
+    )
     console.print(f"scan {scan.id} stored in {output.store.url}", markup=False, highlight=False)
     for path in paths:
         console.print(f"wrote {path}", markup=False, highlight=False)
     code = exit_code(scan, output.fail_on)
-    console.print(f"exit {code}: " + {
-        EXIT_OK: f"nothing failed at or above {output.fail_on.label}",
-        EXIT_FAILED: f"{len(scan.failing(output.fail_on))} failure(s) at or above {output.fail_on.label}",
-        EXIT_INCOMPLETE: "some checks could not be assessed; nothing failed",
-    }[code])
+    console.print(
+        f"exit {code}: "
+        + {
+            EXIT_OK: f"nothing failed at or above {output.fail_on.label}",
+            EXIT_FAILED: f"{len(scan.failing(output.fail_on))} failure(s) at or above {output.fail_on.label}",
+            EXIT_INCOMPLETE: "some checks could not be assessed; nothing failed",
+        }[code]
+    )
     return code
 
 
 def progress_bar(console: Console) -> Progress:
-    return Progress(TextColumn("collecting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=console, transient=True, disable=not console.is_terminal)
+    return Progress(
+        TextColumn("collecting"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
 
 
 OUT = typer.Option(Path("comply-out"), "--out", help="Directory for the findings file and reports.")
-FORMAT = typer.Option("ocsf", "--format", help="Comma-separated: ocsf, csv, sarif, junit, html, pdf, "
-                      "evidence, or all.")
-FAIL_ON = typer.Option("low", "--fail-on", help="Exit 1 when an unwaived failure is at or above this "
-                       "severity: informational, low, medium, high, critical.")
-DB = typer.Option(None, "--db", help="SQLAlchemy URL of the store (default: COMPLY_DB or a SQLite file "
-                  "in the user's data directory).")
-FRAMEWORK = typer.Option(None, "--framework", help="pci-dss-4.0.1 or iso27001-2022 (repeatable; "
-                         "default both).")
-WAIVERS = typer.Option(None, "--waivers", help="Waivers YAML (default: waivers.yaml in the current "
-                       "directory, if present).")
-SIGNING_KEY = typer.Option(None, "--signing-key", help="Ed25519 private key (PEM) that signs the "
-                           "evidence pack.")
-ORGANISATION = typer.Option(None, "--organisation", envvar="COMPLY_ORGANISATION",
-                            help="Organisation name for the report cover.")
+FORMAT = typer.Option(
+    "ocsf", "--format", help="Comma-separated: ocsf, csv, sarif, junit, html, pdf, evidence, or all."
+)
+FAIL_ON = typer.Option(
+    "low",
+    "--fail-on",
+    help="Exit 1 when an unwaived failure is at or above this "
+    "severity: informational, low, medium, high, critical.",
+)
+DB = typer.Option(
+    None,
+    "--db",
+    help="SQLAlchemy URL of the store (default: COMPLY_DB or a SQLite file in the user's data directory).",
+)
+FRAMEWORK = typer.Option(
+    None, "--framework", help="pci-dss-4.0.1 or iso27001-2022 (repeatable; default both)."
+)
+WAIVERS = typer.Option(
+    None, "--waivers", help="Waivers YAML (default: waivers.yaml in the current directory, if present)."
+)
+SIGNING_KEY = typer.Option(
+    None, "--signing-key", help="Ed25519 private key (PEM) that signs the evidence pack."
+)
+ORGANISATION = typer.Option(
+    None, "--organisation", envvar="COMPLY_ORGANISATION", help="Organisation name for the report cover."
+)
 
 
 @scan_app.command("aws")
@@ -159,16 +203,26 @@ def scan_aws_command(
     profile: str | None = typer.Option(None, "--profile", help="AWS profile to use."),
     role_arn: str | None = typer.Option(None, "--role-arn", help="Role to assume before scanning."),
     external_id: str | None = typer.Option(None, "--external-id", help="External id for --role-arn."),
-    region: list[str] | None = typer.Option(None, "--region", help="Region to scan (repeatable; "
-                                              "default: every region enabled for the account)."),
-    endpoint_url: str | None = typer.Option(None, "--endpoint-url", help="Send every AWS call to this "
-                                            "endpoint (an emulator such as moto's server)."),
-    ecr_min_severity: str = typer.Option("high", "--ecr-min-severity", help="Image findings at or above "
-                                         "this severity fail the ECR check."),
+    region: list[str] | None = typer.Option(
+        None, "--region", help="Region to scan (repeatable; default: every region enabled for the account)."
+    ),
+    endpoint_url: str | None = typer.Option(
+        None,
+        "--endpoint-url",
+        help="Send every AWS call to this endpoint (an emulator such as moto's server).",
+    ),
+    ecr_min_severity: str = typer.Option(
+        "high", "--ecr-min-severity", help="Image findings at or above this severity fail the ECR check."
+    ),
     workers: int = typer.Option(16, "--workers", min=1, max=64, help="Concurrent API calls."),
-    out: Path = OUT, format: str = FORMAT, fail_on: str = FAIL_ON, db: str | None = DB,
-    framework: list[str] | None = FRAMEWORK, waivers: Path | None = WAIVERS,
-    signing_key: Path | None = SIGNING_KEY, organisation: str | None = ORGANISATION,
+    out: Path = OUT,
+    format: str = FORMAT,
+    fail_on: str = FAIL_ON,
+    db: str | None = DB,
+    framework: list[str] | None = FRAMEWORK,
+    waivers: Path | None = WAIVERS,
+    signing_key: Path | None = SIGNING_KEY,
+    organisation: str | None = ORGANISATION,
 ) -> None:
     """Scan an AWS account (or an emulator of one) and map the results to PCI DSS and ISO 27001."""
     output = prepare_output(out, format, fail_on, db, framework, waivers, signing_key, organisation)
@@ -177,9 +231,15 @@ def scan_aws_command(
     except ValueError as exc:
         raise UsageError(f"--ecr-min-severity: {exc}") from None
     console = Console()
-    request = AwsScanRequest(profile=profile, role_arn=role_arn, external_id=external_id,
-                             regions=list(region or []), endpoint_url=endpoint_url,
-                             ecr_min_severity=ecr_threshold, workers=workers)
+    request = AwsScanRequest(
+        profile=profile,
+        role_arn=role_arn,
+        external_id=external_id,
+        regions=list(region or []),
+        endpoint_url=endpoint_url,
+        ecr_min_severity=ecr_threshold,
+        workers=workers,
+    )
     with progress_bar(Console(stderr=True)) as bar:
         task = bar.add_task("collect", total=None)
         scan = scan_aws(request, progress=lambda done, total: bar.update(task, completed=done, total=total))

@@ -42,8 +42,11 @@ def test_every_spec_operation_is_recorded_once_per_scope_with_its_evidence(accou
     assert identity.response["Account"] == "123456789012"
     for rec in records:
         assert rec.collected_at.endswith("+00:00")
-        body = rec.response if rec.outcome is not Outcome.ERROR else {
-            "error_code": rec.error_code, "error_message": rec.error_message}
+        body = (
+            rec.response
+            if rec.outcome is not Outcome.ERROR
+            else {"error_code": rec.error_code, "error_message": rec.error_message}
+        )
         assert rec.sha256 == hashlib.sha256(canonical_json(body).encode()).hexdigest()
         assert rec.request_id, rec.id
     assert len({r.id for r in records}) == len(records)
@@ -59,9 +62,11 @@ def test_follow_ups_run_per_item_and_absent_answers_are_definite(account):
     assert locks["scratch-uploads"].error_code == "ObjectLockConfigurationNotFoundError"
     profiles = {r.params["UserName"]: r.outcome for r in by_op(records, "iam", "get_login_profile")}
     assert profiles == {"alice": Outcome.OK, "bob": Outcome.OK, "ci-deployer": Outcome.ABSENT}
-    stage_waf = {r.params["ResourceArn"].rsplit("/", 1)[-1]: r for r in by_op(records, "wafv2",
-                                                                             "get_web_acl_for_resource")
-                 if "/stages/" in r.params["ResourceArn"]}
+    stage_waf = {
+        r.params["ResourceArn"].rsplit("/", 1)[-1]: r
+        for r in by_op(records, "wafv2", "get_web_acl_for_resource")
+        if "/stages/" in r.params["ResourceArn"]
+    }
     assert set(stage_waf) == {"prod", "sandbox"}
     scans = by_op(records, "ecr", "describe_image_scan_findings")
     assert len(scans) == 2 and all("imageDigest" in r.params["imageId"] for r in scans)
@@ -87,17 +92,31 @@ def test_pagination_merges_every_page():
 def test_access_denied_is_recorded_as_an_error_not_dropped():
     iam = boto3.client("iam")
     iam.create_user(UserName="auditor")
-    iam.put_user_policy(UserName="auditor", PolicyName="read-ec2", PolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*",
-                                                "Action": ["sts:GetCallerIdentity", "ec2:Describe*"]}]}))
+    iam.put_user_policy(
+        UserName="auditor",
+        PolicyName="read-ec2",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Resource": "*", "Action": ["sts:GetCallerIdentity", "ec2:Describe*"]}
+                ],
+            }
+        ),
+    )
     key = iam.create_access_key(UserName="auditor")["AccessKey"]
     with pytest.MonkeyPatch.context() as env:
         env.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
         env.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
         env.delenv("AWS_SESSION_TOKEN")
         target = connect(regions=["us-east-1"])
-        records = collect(target, [Call("ec2", "describe_security_groups", "SecurityGroups"),
-                                   Call("rds", "describe_db_instances", "DBInstances")])
+        records = collect(
+            target,
+            [
+                Call("ec2", "describe_security_groups", "SecurityGroups"),
+                Call("rds", "describe_db_instances", "DBInstances"),
+            ],
+        )
     assert by_op(records, "ec2", "describe_security_groups")[0].outcome is Outcome.OK
     denied = by_op(records, "rds", "describe_db_instances")[0]
     assert denied.outcome is Outcome.ERROR
@@ -116,9 +135,12 @@ def test_an_operation_the_endpoint_does_not_implement_is_an_error_record():
 
 def _throttle(**kwargs: Any) -> AWSResponse:
     body = b'{"__type":"ThrottlingException","message":"Rate exceeded"}'
-    return AWSResponse("https://kms.us-east-1.amazonaws.com/", 400,
-                       {"x-amzn-RequestId": "throttled-1", "Content-Type": "application/x-amz-json-1.1"},
-                       _Raw(body))
+    return AWSResponse(
+        "https://kms.us-east-1.amazonaws.com/",
+        400,
+        {"x-amzn-RequestId": "throttled-1", "Content-Type": "application/x-amz-json-1.1"},
+        _Raw(body),
+    )
 
 
 class _Raw:
@@ -155,8 +177,11 @@ def test_progress_reports_growing_totals(account):
 
 def test_fill_keeps_types_and_formats_templates():
     ctx = {"Name": "b", "id": "api1", "stageName": "prod", "region": "eu-west-1", "n": 3}
-    assert fill({"Bucket": "{Name}", "Scope": "REGIONAL", "n": "{n}"}, ctx) == {"Bucket": "b", "Scope": "REGIONAL",
-                                                                             "n": 3}
+    assert fill({"Bucket": "{Name}", "Scope": "REGIONAL", "n": "{n}"}, ctx) == {
+        "Bucket": "b",
+        "Scope": "REGIONAL",
+        "n": 3,
+    }
     assert fill({"a": ["arn:{region}:/{id}/{stageName}"]}, ctx) == {"a": ["arn:eu-west-1:/api1/prod"]}
     with pytest.raises(KeyError):
         fill("{Missing}", ctx)
@@ -167,10 +192,18 @@ def test_items_without_the_needed_field_are_skipped_not_called():
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket="only-bucket")
         target = connect(regions=["us-east-1"])
-        spec = [Call("s3", "list_buckets", "Buckets", scope=GLOBAL, follow=(
-            Follow("get_bucket_tagging", {"Bucket": "{NoSuchField}"}),
-            Follow("get_bucket_versioning", {"Bucket": "{Name}"}),
-        ))]
+        spec = [
+            Call(
+                "s3",
+                "list_buckets",
+                "Buckets",
+                scope=GLOBAL,
+                follow=(
+                    Follow("get_bucket_tagging", {"Bucket": "{NoSuchField}"}),
+                    Follow("get_bucket_versioning", {"Bucket": "{Name}"}),
+                ),
+            )
+        ]
         records = collect(target, spec)
     assert not by_op(records, "s3", "get_bucket_tagging")
     assert by_op(records, "s3", "get_bucket_versioning")[0].params == {"Bucket": "only-bucket"}

@@ -29,12 +29,15 @@ def test_default_regions_are_the_accounts_enabled_regions():
 
 @mock_aws
 def test_an_assumed_role_is_who_the_scan_runs_as():
-    target = connect(role_arn="arn:aws:iam::123456789012:role/auditor", external_id="x-1",
-                     regions=["us-east-1"])
+    target = connect(
+        role_arn="arn:aws:iam::123456789012:role/auditor", external_id="x-1", regions=["us-east-1"]
+    )
     assert ":assumed-role/auditor/" in target.identity["Arn"]
 
 
-@pytest.mark.parametrize("arn", ["arn:aws:iam::12345:role/x", "role/auditor", "arn:aws:iam::123456789012:user/x"])
+@pytest.mark.parametrize(
+    "arn", ["arn:aws:iam::12345:role/x", "role/auditor", "arn:aws:iam::123456789012:user/x"]
+)
 def test_malformed_role_arn(arn):
     with pytest.raises(UsageError, match="malformed role ARN"):
         connect(role_arn=arn, regions=["us-east-1"])

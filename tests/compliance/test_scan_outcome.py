@@ -8,8 +8,14 @@ from compliance.scan import Scan
 
 
 def finding(status: Status, severity: Severity = Severity.HIGH, resource: str = "r", waived: bool = False):
-    return Finding("aws.x.check", resource, status, f"{status.value} reason", severity,
-                   suppressed_by="waiver: ok" if waived else None)
+    return Finding(
+        "aws.x.check",
+        resource,
+        status,
+        f"{status.value} reason",
+        severity,
+        suppressed_by="waiver: ok" if waived else None,
+    )
 
 
 def scan_of(*findings: Finding) -> Scan:
@@ -29,8 +35,12 @@ def test_a_failure_at_or_above_the_threshold_is_1_even_with_errors():
 
 
 def test_errors_without_failures_are_3():
-    assert exit_code(scan_of(finding(Status.PASS, resource="a"), finding(Status.ERROR, resource="b")),
-                     Severity.LOW) == EXIT_INCOMPLETE
+    assert (
+        exit_code(
+            scan_of(finding(Status.PASS, resource="a"), finding(Status.ERROR, resource="b")), Severity.LOW
+        )
+        == EXIT_INCOMPLETE
+    )
 
 
 def test_waived_failures_do_not_fail_the_gate():
@@ -38,8 +48,11 @@ def test_waived_failures_do_not_fail_the_gate():
 
 
 def test_summary_lists_failures_first_and_marks_waivers():
-    scan = scan_of(finding(Status.ERROR, resource="e"), finding(Status.FAIL, Severity.LOW, "low"),
-                   finding(Status.FAIL, Severity.CRITICAL, "crit", waived=True))
+    scan = scan_of(
+        finding(Status.ERROR, resource="e"),
+        finding(Status.FAIL, Severity.LOW, "low"),
+        finding(Status.FAIL, Severity.CRITICAL, "crit", waived=True),
+    )
     lines = failure_lines(scan, limit=2)
     assert lines[0].startswith("FAIL  Critical") and "[waived]" in lines[0]
     assert "low" in lines[1]

@@ -20,29 +20,85 @@ def store_url(request: pytest.FixtureRequest, tmp_path) -> str:
 
 
 def sample_scan() -> Scan:
-    ok = EvidenceRecord("aws", "ec2", "describe_security_groups", "us-east-1", {}, "2026-11-22T00:00:00+00:00",
-                        Outcome.OK, response={"SecurityGroups": [{"GroupId": "sg-1", "Tags": []}]},
-                        request_id="req-1")
-    denied = EvidenceRecord("aws", "rds", "describe_db_instances", "us-east-1", {}, "2026-11-22T00:00:01+00:00",
-                            Outcome.ERROR, error_code="AccessDenied", error_message="not authorized")
-    scan = Scan(target="aws", scope={"account_id": "123456789012", "regions": ["us-east-1"]},
-                identity={"Arn": "arn:aws:iam::123456789012:user/auditor"})
+    ok = EvidenceRecord(
+        "aws",
+        "ec2",
+        "describe_security_groups",
+        "us-east-1",
+        {},
+        "2026-11-22T00:00:00+00:00",
+        Outcome.OK,
+        response={"SecurityGroups": [{"GroupId": "sg-1", "Tags": []}]},
+        request_id="req-1",
+    )
+    denied = EvidenceRecord(
+        "aws",
+        "rds",
+        "describe_db_instances",
+        "us-east-1",
+        {},
+        "2026-11-22T00:00:01+00:00",
+        Outcome.ERROR,
+        error_code="AccessDenied",
+        error_message="not authorized",
+    )
+    scan = Scan(
+        target="aws",
+        scope={"account_id": "123456789012", "regions": ["us-east-1"]},
+        identity={"Arn": "arn:aws:iam::123456789012:user/auditor"},
+    )
     scan.evidence = [ok, denied]
     scan.findings = [
-        Finding("aws.ec2.sg_admin_ports_open", "arn:sg-1", Status.FAIL, "open 22", Severity.HIGH,
-                "AwsEc2SecurityGroup", "us-east-1", (ok.id,), suppressed_by="waiver: bastion"),
-        Finding("aws.rds.not_public", "arn:aws:rds:us-east-1:123456789012:db:*", Status.ERROR, denied.error,
-                Severity.HIGH, evidence_ids=(denied.id,)),
-        Finding("aws.rds.not_public", "arn:aws:rds:us-east-1:123456789012:db:*", Status.PASS, "duplicate",
-                Severity.HIGH),
+        Finding(
+            "aws.ec2.sg_admin_ports_open",
+            "arn:sg-1",
+            Status.FAIL,
+            "open 22",
+            Severity.HIGH,
+            "AwsEc2SecurityGroup",
+            "us-east-1",
+            (ok.id,),
+            suppressed_by="waiver: bastion",
+        ),
+        Finding(
+            "aws.rds.not_public",
+            "arn:aws:rds:us-east-1:123456789012:db:*",
+            Status.ERROR,
+            denied.error,
+            Severity.HIGH,
+            evidence_ids=(denied.id,),
+        ),
+        Finding(
+            "aws.rds.not_public",
+            "arn:aws:rds:us-east-1:123456789012:db:*",
+            Status.PASS,
+            "duplicate",
+            Severity.HIGH,
+        ),
     ]
     scan.requirement_results = [
-        RequirementResult("pci-dss-4.0.1", "1.3.1", RocResult.IN_PLACE, "waived", ("aws.ec2.sg_admin_ports_open",),
-                          ("session recording",)),
+        RequirementResult(
+            "pci-dss-4.0.1",
+            "1.3.1",
+            RocResult.IN_PLACE,
+            "waived",
+            ("aws.ec2.sg_admin_ports_open",),
+            ("session recording",),
+        ),
         RequirementResult("pci-dss-4.0.1", "12.1.1", RocResult.NOT_TESTED, "needs attestation"),
     ]
-    scan.waivers = [WaiverUse("aws.ec2.*", "arn:sg-*", "bastion", "CISO", "2027-01-01", "active",
-                              "session recording", ("arn:sg-1",))]
+    scan.waivers = [
+        WaiverUse(
+            "aws.ec2.*",
+            "arn:sg-*",
+            "bastion",
+            "CISO",
+            "2027-01-01",
+            "active",
+            "session recording",
+            ("arn:sg-1",),
+        )
+    ]
     return scan
 
 
@@ -56,7 +112,8 @@ def test_a_scan_round_trips_with_everything_it_holds(store_url):
     assert len(loaded.findings) == 2, "one finding per check and resource: the first verdict wins"
     assert {f.uid: f for f in loaded.findings} == {f.uid: f for f in scan.findings[:2]}
     assert sorted(loaded.requirement_results, key=lambda r: r.requirement_id) == sorted(
-        scan.requirement_results, key=lambda r: r.requirement_id)
+        scan.requirement_results, key=lambda r: r.requirement_id
+    )
     assert loaded.waivers == scan.waivers
     assert store.latest_scan_id() == scan.id
 

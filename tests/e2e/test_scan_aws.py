@@ -14,18 +14,30 @@ from compliance.demo import PLANTED
 from compliance.store import Store
 
 PCI_FAMILY = {
-    "aws.ec2.sg": "1.", "aws.ec2.default_sg": "1.", "aws.rds.not_public": "1.", "aws.elbv2.waf": "6.",
-    "aws.apigateway": "6.", "aws.wafv2.managed": "6.", "aws.wafv2.logging": "10.", "aws.rds.storage": "3.",
-    "aws.ec2.ebs": "3.", "aws.s3": "3.", "aws.kms": "3.", "aws.elbv2.listener": "4.", "aws.iam": "8.",
-    "aws.cloudtrail": "10.", "aws.ecr": "6.",
+    "aws.ec2.sg": "1.",
+    "aws.ec2.default_sg": "1.",
+    "aws.rds.not_public": "1.",
+    "aws.elbv2.waf": "6.",
+    "aws.apigateway": "6.",
+    "aws.wafv2.managed": "6.",
+    "aws.wafv2.logging": "10.",
+    "aws.rds.storage": "3.",
+    "aws.ec2.ebs": "3.",
+    "aws.s3": "3.",
+    "aws.kms": "3.",
+    "aws.elbv2.listener": "4.",
+    "aws.iam": "8.",
+    "aws.cloudtrail": "10.",
+    "aws.ecr": "6.",
 }
 
 runner = CliRunner()
 
 
 def scan(endpoint: str, out: Path, *extra: str):
-    return runner.invoke(app, ["scan", "aws", "--endpoint-url", endpoint, "--region", "us-east-1",
-                               "--out", str(out), *extra])
+    return runner.invoke(
+        app, ["scan", "aws", "--endpoint-url", endpoint, "--region", "us-east-1", "--out", str(out), *extra]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +51,7 @@ def scanned(deployment, tmp_path_factory):
 
 
 def test_scan_reports_every_planted_gap_and_no_false_failure(scanned):
-    result, out, db = scanned
+    result, _, db = scanned
     assert result.exit_code == 1, result.output
     stored = Store(db).load_scan(Store(db).latest_scan_id())
     missed, wrong = planted_report(stored)
@@ -48,7 +60,7 @@ def test_scan_reports_every_planted_gap_and_no_false_failure(scanned):
 
 
 def test_findings_file_follows_the_ocsf_contract(scanned):
-    result, out, _ = scanned
+    _, out, _ = scanned
     findings = json.loads((out / "findings.ocsf.json").read_text())
     assert findings and all(f["class_uid"] == 2003 for f in findings)
     by_check: dict[str, list[dict]] = {}
@@ -83,16 +95,20 @@ def test_requirement_results_are_stored_for_every_requirement(scanned):
     assert {r.result.value for r in pci} >= {"Not in Place", "Not Tested"}
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--region", "mars-north-1"], "unknown AWS region mars-north-1"),
-    (["--role-arn", "arn:aws:iam::1:role/x"], "malformed role ARN"),
-    (["--fail-on", "severe"], "--fail-on: unknown severity"),
-    (["--format", "ocsf,docx"], "docx"),
-    (["--framework", "sox"], "unknown framework 'sox'"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--region", "mars-north-1"], "unknown AWS region mars-north-1"),
+        (["--role-arn", "arn:aws:iam::1:role/x"], "malformed role ARN"),
+        (["--fail-on", "severe"], "--fail-on: unknown severity"),
+        (["--format", "ocsf,docx"], "docx"),
+        (["--framework", "sox"], "unknown framework 'sox'"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(deployment, tmp_path, args, message):
-    result = runner.invoke(app, ["scan", "aws", "--endpoint-url", deployment, "--out", str(tmp_path / "o"),
-                                 *args])
+    result = runner.invoke(
+        app, ["scan", "aws", "--endpoint-url", deployment, "--out", str(tmp_path / "o"), *args]
+    )
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert "Traceback" not in result.output

@@ -44,8 +44,13 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+class WalletSession(Session):
+    """The wallet's sessions: the tenant-scoping hooks below apply to these and to no other Session,
+    so another SQLAlchemy user in the same process (the scanner's store) is left alone."""
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    return sessionmaker(bind=engine, expire_on_commit=False, class_=WalletSession)
 
 
 def tenant_session(factory: sessionmaker[Session], tenant_id: str) -> Session:
@@ -57,7 +62,7 @@ def admin_session(factory: sessionmaker[Session]) -> Session:
     return factory(info={"unscoped": True})
 
 
-@event.listens_for(Session, "do_orm_execute")
+@event.listens_for(WalletSession, "do_orm_execute")
 def _scope_reads(state: ORMExecuteState) -> None:
     if (
         not (state.is_select or state.is_update or state.is_delete)
@@ -76,7 +81,7 @@ def _scope_reads(state: ORMExecuteState) -> None:
     )
 
 
-@event.listens_for(Session, "before_flush")
+@event.listens_for(WalletSession, "before_flush")
 def _scope_writes(session: Session, _ctx: Any, _instances: Any) -> None:
     if session.info.get("unscoped"):
         return

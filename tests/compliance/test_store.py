@@ -134,3 +134,13 @@ def test_unknown_scan_and_unusable_urls_are_usage_errors(tmp_path):
     with pytest.raises(UsageError, match="cannot open database"):
         Store("notadriver://x")
     assert Store(f"sqlite:///{tmp_path / 'b.db'}").latest_scan_id() is None
+
+
+def test_the_wallets_tenant_scoping_leaves_the_store_alone(tmp_path):
+    """Both use SQLAlchemy in one process; the wallet's session hooks must not reach the store."""
+    import wallet.db  # noqa: F401 - registers the wallet's session hooks
+
+    store = Store(f"sqlite:///{tmp_path / 'c.db'}")
+    scan = sample_scan()
+    store.save_scan(scan)
+    assert store.load_scan(scan.id).findings

@@ -8,19 +8,16 @@ fixed 40 ms to every answer so the ratio also shows what concurrency buys agains
 
 from __future__ import annotations
 
-import logging
 import os
 import statistics
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from unittest import mock
 
 import boto3
 from moto.server import DomainDispatcherApplication, ThreadedMotoServer, create_backend_app
 from werkzeug.serving import make_server
 
-from compliance.demo import DEMO_CREDENTIALS, REGION, free_port, moto_server, provision
+from compliance.demo import DEMO_CREDENTIALS, REGION, moto_server, provision
 from compliance.engine import AwsScanRequest, scan_aws
 
 ROUND_TRIP = 0.040
@@ -37,18 +34,6 @@ class _SlowMoto(ThreadedMotoServer):
         self._server = make_server(self._ip_address, self._port, slow, threaded=True)
         self._server_ready_event.set()
         self._server.serve_forever()
-
-
-@contextmanager
-def slow_moto_server() -> Iterator[str]:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    port = free_port()
-    server = _SlowMoto(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
 
 
 def _grow(endpoint: str, extra: int) -> None:
@@ -73,18 +58,23 @@ def _timed(endpoint: str, workers: int, repeats: int) -> tuple[float, int, int]:
 
 def run() -> None:
     """moto keeps its state per process, so both servers answer from the same emulated account."""
-    with mock.patch.dict(os.environ, DEMO_CREDENTIALS), moto_server() as fast, slow_moto_server() as slow:
+    with mock.patch.dict(os.environ, DEMO_CREDENTIALS), moto_server() as fast, moto_server(_SlowMoto) as slow:
         provision(fast)
         grown = 0
         for label, extra in (("demo account, ~30 resources", 0), ("grown, +150 resources", 150)):
             _grow(fast, extra - grown)
             grown = extra
-            for server_label, endpoint, repeats in (("moto as is", fast, 3),
-                                                    (f"moto + {ROUND_TRIP * 1000:.0f} ms a call", slow, 1)):
+            for server_label, endpoint, repeats in (
+                ("moto as is", fast, 3),
+                (f"moto + {ROUND_TRIP * 1000:.0f} ms a call", slow, 1),
+            ):
                 serial, calls, findings = _timed(endpoint, workers=1, repeats=repeats)
                 pooled, _, _ = _timed(endpoint, workers=16, repeats=repeats)
-                print(f"{label}, {server_label}: {calls} API calls, {findings} findings; 16 workers "
-                      f"{pooled:.2f} s, 1 worker {serial:.2f} s: speed-up x{serial / pooled:.1f}", flush=True)
+                print(
+                    f"{label}, {server_label}: {calls} API calls, {findings} findings; 16 workers "
+                    f"{pooled:.2f} s, 1 worker {serial:.2f} s: speed-up x{serial / pooled:.1f}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

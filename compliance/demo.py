@@ -78,13 +78,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def moto_server() -> Iterator[str]:
-    """moto's server on a free loopback port, for as long as the block runs."""
+def moto_server(server_class: type | None = None) -> Iterator[str]:
+    """moto's server (or a subclass of it) on a free loopback port, for as long as the block runs."""
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = (server_class or ThreadedMotoServer)(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
         yield f"http://127.0.0.1:{port}"

@@ -46,7 +46,7 @@ unit: $(STAMP) sysdeps
 
 test: lint unit
 
-demo: $(STAMP)
+demo: $(STAMP) sysdeps
 	$(BIN)/comply demo
 
 bench: $(STAMP) sysdeps

@@ -44,7 +44,7 @@ lint: $(STAMP)
 unit: $(STAMP) sysdeps
 	$(BIN)/pytest -n 2 --cov --cov-report=term -q
 
-test: lint unit
+test: lint unit sbom
 
 demo: $(STAMP) sysdeps
 	$(BIN)/comply demo
@@ -53,7 +53,7 @@ bench: $(STAMP) sysdeps
 	$(PY) -m bench
 
 sbom: $(STAMP)
-	$(BIN)/cyclonedx-py requirements --pyproject pyproject.toml -o sbom.json requirements.lock
+	$(BIN)/cyclonedx-py requirements --pyproject pyproject.toml -o sbom.json requirements.lock 2>/dev/null
 	@echo "wrote sbom.json"
 
 lock: $(STAMP)

@@ -51,7 +51,7 @@ def _renderers() -> dict[str, Callable[..., bytes]]:
 def write_reports(scan: Scan, formats: Collection[str], out_dir: Path, *, signing_key: Path | None = None,
                   organisation: str | None = None, store: Store | None = None) -> list[Path]:
     """Render every requested format into out_dir; returns the written paths, the evidence pack last."""
-    from reports.attestations import load_attestations
+    from reports.attestations import attached_files, load_attestations
     from reports.view import ScanView
 
     wanted = parse_formats(",".join(formats))
@@ -76,7 +76,7 @@ def write_reports(scan: Scan, formats: Collection[str], out_dir: Path, *, signin
     if key is not None:
         if "ocsf" not in rendered:
             rendered["ocsf"] = renderers["ocsf"](view)
-        files = pack_files(scan, rendered, attestations)
+        files = pack_files(scan, rendered, attached_files(store, attestations))
         written.append(evidence.write_pack(out_dir / FILE_NAMES["evidence"], scan, files, key))
     return written
 
@@ -92,7 +92,8 @@ def _safe(name: str) -> str:
     return _UNSAFE.sub("_", name).strip("._") or "unnamed"
 
 
-def pack_files(scan: Scan, rendered: dict[str, bytes], attestations: Collection) -> dict[str, bytes]:
+def pack_files(scan: Scan, rendered: dict[str, bytes],
+               attachments: dict[str, tuple[str, bytes]]) -> dict[str, bytes]:
     """Every file of the evidence pack except the manifest and its signature."""
     files: dict[str, bytes] = {FILE_NAMES[fmt]: data for fmt, data in rendered.items()}
     for rec in scan.evidence:
@@ -106,7 +107,6 @@ def pack_files(scan: Scan, rendered: dict[str, bytes], attestations: Collection)
     waivers = [w.__dict__ | {"matched": list(w.matched)} for w in scan.waivers]
     files[REQUIREMENT_RESULTS] = _json_bytes({"scan_id": scan.id, "requirement_results": results,
                                               "waivers": waivers})
-    for att in attestations:
-        for f in att.files:
-            files[f"attestations/{_safe(att.id)}/{_safe(f.name)}"] = f.content
+    for key, (name, content) in attachments.items():
+        files[f"attestations/{_safe(key.split('/', 1)[0])}/{_safe(name)}"] = content
     return files

@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from wallet import logs
 from wallet.acquirer import Acquirer
+from wallet.audit import APPENDED
 from wallet.auth import AuthError, Principal, verify_token
 from wallet.config import Config
 from wallet.db import admin_session, tenant_session
@@ -75,13 +76,16 @@ def _throttle(rt: Runtime, key: str) -> None:
 
 def _authenticate(rt: Runtime) -> Principal:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise unauthorized("a Bearer access token is required")
-    with admin_session(rt.sessions) as session:
-        try:
-            principal = verify_token(rt.signing, session, token.strip(), issuer=rt.config.issuer)
-        except AuthError as exc:
-            raise unauthorized(str(exc)) from None
+    if (principal := rt.tokens.get(token)) is None:
+        with admin_session(rt.sessions) as session:
+            try:
+                principal = verify_token(rt.signing, session, token, issuer=rt.config.issuer)
+            except AuthError as exc:
+                raise unauthorized(str(exc)) from None
+        rt.tokens.put(token, principal)
     if g.host_tenant is not None and g.host_tenant != principal.tenant_id:
         raise unauthorized("this access token is not valid for this host")
     return principal
@@ -118,6 +122,8 @@ def _finish(response: Response) -> Response:
 def _close(_exc: BaseException | None) -> None:
     if (session := g.pop("db", None)) is not None:
         session.close()
+        if session.info.get(APPENDED):
+            runtime().sealer.nudge()
 
 
 def _http_error(exc: HTTPException) -> Response:

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from functools import cache
@@ -66,6 +67,28 @@ class Principal:
     client_id: str
     tenant_id: str
     scopes: frozenset[str]
+    expires: float = 0.0
+
+
+class VerifiedTokens:
+    """Tokens this process has already verified, kept until they expire: checking the signature and
+    claims is the largest CPU cost of an API request, and a client sends the same token many times.
+    Bounded; the oldest entries make room first."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._size = size
+        self._tokens: dict[str, Principal] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> Principal | None:
+        principal = self._tokens.get(token)
+        return principal if principal is not None and time.time() < principal.expires else None
+
+    def put(self, token: str, principal: Principal) -> None:
+        with self._lock:
+            while len(self._tokens) >= self._size:
+                del self._tokens[next(iter(self._tokens))]
+            self._tokens[token] = principal
 
 
 def issue_token(
@@ -115,4 +138,6 @@ def verify_token(keys: SigningKeys, session: Session, token: str, *, issuer: str
         raise AuthError("access token expired") from None
     except jwt.PyJWTError:
         raise AuthError("invalid access token") from None
-    return Principal(claims["sub"], claims["tid"], frozenset(str(claims["scope"]).split()))
+    return Principal(
+        claims["sub"], claims["tid"], frozenset(str(claims["scope"]).split()), float(claims["exp"])
+    )

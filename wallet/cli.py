@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from sqlalchemy import Engine
@@ -17,6 +18,8 @@ from wallet.admin import AdminError, create_client, create_tenant, rotate_signin
 from wallet.config import Config, ConfigError
 from wallet.db import admin_session, make_engine, run_in_transaction, session_factory
 from wallet.keys import KeyFailure, make_kek
+
+T = TypeVar("T")
 
 
 class _OneLineErrors(TyperGroup):
@@ -81,6 +84,14 @@ def _sessions(config: Config) -> sessionmaker[Session]:
     return session_factory(_engine(config))
 
 
+def _operate(config: Config, work: Callable[[Session], T]) -> T:
+    """Run an audited operator action in one transaction, then seal its audit entries at once."""
+    with admin_session(_sessions(config)) as session:
+        result = run_in_transaction(session, work)
+        audit.seal_all(session)
+    return result
+
+
 def _print(data: dict[str, Any]) -> None:
     typer.echo(json.dumps(data, indent=2))
 
@@ -98,8 +109,7 @@ def tenant_create(
     name: str, domain: str = typer.Option(..., "--domain", help="Host name of the tenant's API.")
 ) -> None:
     """Create a tenant and its first client (with every scope); prints the credentials once."""
-    with admin_session(_sessions(Config.load())) as session:
-        creds = run_in_transaction(session, lambda s: create_tenant(s, name, domain))
+    creds = _operate(Config.load(), lambda s: create_tenant(s, name, domain))
     _print(
         {
             "tenant_id": creds.tenant_id,
@@ -115,8 +125,7 @@ def client_create(
     tenant: str, scopes: str = typer.Option(..., "--scopes", help="Comma- or space-separated scopes.")
 ) -> None:
     """Create another client for TENANT (its id or name)."""
-    with admin_session(_sessions(Config.load())) as session:
-        creds = run_in_transaction(session, lambda s: create_client(s, tenant, scopes))
+    creds = _operate(Config.load(), lambda s: create_client(s, tenant, scopes))
     _print(
         {
             "tenant_id": creds.tenant_id,
@@ -132,8 +141,7 @@ def keys_rotate() -> None:
     """Start signing tokens with a new key; tokens signed by the old key stay valid until they expire."""
     config = Config.load()
     kek = make_kek(config.key_path, config.kms_key_id, config.aws_region)
-    with admin_session(_sessions(config)) as session:
-        kid = run_in_transaction(session, lambda s: rotate_signing_key(s, kek))
+    kid = _operate(config, lambda s: rotate_signing_key(s, kek))
     _print({"kid": kid, "key_source": kek.source})
 
 

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
 
@@ -27,7 +27,9 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_size=20, max_overflow=10, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip per checkout. After a database restart one request per process
+    # fails, and SQLAlchemy then replaces the pool's older connections; recycling bounds their age.
+    return create_engine(url, pool_size=20, max_overflow=10, pool_recycle=1800)
 
 
 def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -118,3 +120,26 @@ def run_in_transaction(session: Session, work: Callable[[Session], T]) -> T:
             session.rollback()
             raise
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def on_postgres(session: Session) -> Connection | None:
+    """The session's connection when it is to PostgreSQL, else None."""
+    conn = session.connection()
+    return conn if conn.dialect.name == "postgresql" else None
+
+
+def driver_execute(conn: Connection, sql: str, params: dict[str, Any]) -> list[Any]:
+    """Execute straight on the psycopg connection under `conn`, for hot paths where SQLAlchemy's
+    per-statement work costs more CPU than the statement. Driver errors become SQLAlchemy's, so
+    retries and integrity checks treat them like every other statement's."""
+    import psycopg
+
+    driver = conn.connection.driver_connection
+    try:
+        with driver.cursor() as cursor:  # type: ignore[union-attr]
+            cursor.execute(sql, params)
+            return cursor.fetchall() if cursor.description else []
+    except psycopg.Error as exc:
+        if driver.closed:  # type: ignore[union-attr]
+            conn.invalidate()
+        raise DBAPIError.instance(sql, params, exc, psycopg.Error) from exc

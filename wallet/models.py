@@ -10,12 +10,14 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -153,10 +155,20 @@ class SecretKey(Base):
     key_source: Mapped[str] = mapped_column(String(200))
 
 
+_UNSEALED = text("hash = ''")
+
+
 class AuditEntry(Base):
-    """Append-only, hash-chained: each entry's hash covers its content and the previous hash."""
+    """Append-only. Written unsealed (`hash` empty) in the transaction of the change it records, then
+    sealed into the hash chain at `chain_pos`: its hash covers its content and the previous entry's hash."""
 
     __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_chain_pos", "chain_pos", unique=True),
+        Index(
+            "ix_audit_log_unsealed", "seq", postgresql_where=text("hash = ''"), sqlite_where=text("hash = ''")
+        ),
+    )
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     at: Mapped[str] = mapped_column(String(40))
     tenant_id: Mapped[str | None] = mapped_column(String(40))
@@ -167,10 +179,11 @@ class AuditEntry(Base):
     detail: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    chain_pos: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class AuditHead(Base):
-    """A single row holding the chain's last entry; locking it serialises appends."""
+    """A single row holding the chain's last sealed position and hash; locking it serialises sealing."""
 
     __tablename__ = "audit_head"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

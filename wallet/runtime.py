@@ -10,6 +10,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from wallet.acquirer import Acquirer, make_acquirer
+from wallet.audit import Sealer
+from wallet.auth import VerifiedTokens
 from wallet.config import Config
 from wallet.db import admin_session, make_engine, session_factory
 from wallet.guards import RateLimiter
@@ -50,9 +52,13 @@ class Runtime:
     acquirer: Acquirer
     limiter: RateLimiter
     domains: DomainCache = field(init=False)
+    sealer: Sealer = field(init=False)
+    tokens: VerifiedTokens = field(init=False)
 
     def __post_init__(self) -> None:
         self.domains = DomainCache(self.sessions)
+        self.sealer = Sealer(self.sessions)
+        self.tokens = VerifiedTokens()
 
     @classmethod
     def build(cls, config: Config, acquirer: Acquirer | None = None) -> Runtime:

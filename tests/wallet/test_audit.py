@@ -1,3 +1,5 @@
+import time
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -49,6 +51,9 @@ def test_everything_is_recorded(app):
 
 
 def _tamper(app, *statements):
+    """Tamper with the sealed chain (sealing first: before that, only the triggers guard an entry)."""
+    with admin_session(rt(app).sessions) as s:
+        audit.seal_all(s)
     with rt(app).engine.begin() as conn:
         for sql in statements:
             conn.execute(text(sql))
@@ -68,6 +73,39 @@ def test_database_refuses_rewrites(app_factory, any_db_url):
     for sql in ("UPDATE audit_log SET actor = 'x' WHERE seq = 2", "DELETE FROM audit_log WHERE seq = 2"):
         with pytest.raises(DBAPIError, match="append-only"), rt(app).engine.begin() as conn:
             conn.execute(text(sql))
+
+
+def _append_unsealed(app):
+    with admin_session(rt(app).sessions) as s:
+        audit.record(s, action="test.event", actor="tester", subject="x")
+        s.commit()
+        return s.scalar(text("SELECT MAX(seq) FROM audit_log WHERE hash = ''"))
+
+
+def test_only_sealing_may_change_an_entry(app_factory, any_db_url):
+    app = app_factory(any_db_url)
+    unsealed = _append_unsealed(app)
+    with pytest.raises(DBAPIError, match="append-only"), rt(app).engine.begin() as conn:
+        conn.execute(
+            text(f"UPDATE audit_log SET actor = 'x', hash = 'f', chain_pos = 99 WHERE seq = {unsealed}")
+        )
+    with admin_session(rt(app).sessions) as s:
+        assert audit.verify(s).ok
+    with pytest.raises(DBAPIError, match="append-only"), rt(app).engine.begin() as conn:
+        conn.execute(text(f"UPDATE audit_log SET hash = 'f', chain_pos = 99 WHERE seq = {unsealed}"))
+
+
+def test_sealer_links_entries_in_the_background(app):
+    _append_unsealed(app)
+    pending, deadline = 1, time.monotonic() + 10
+    rt(app).sealer.nudge()
+    while pending and time.monotonic() < deadline:
+        time.sleep(0.02)
+        with admin_session(rt(app).sessions) as s:
+            pending = s.scalar(text("SELECT COUNT(*) FROM audit_log WHERE hash = ''"))
+    assert pending == 0
+    with admin_session(rt(app).sessions) as s:
+        assert audit.verify(s).ok
 
 
 def test_edited_entry_detected(app_factory, any_db_url):
@@ -94,3 +132,15 @@ def test_rewritten_chain_detected(app):
     _activity(app)
     verdict = _tamper(app, *_drop_guard(app), "UPDATE audit_log SET prev_hash = hash WHERE seq = 4")
     assert not verdict.ok and "does not follow" in verdict.problem
+
+
+def test_a_sealer_that_would_wait_steps_aside(app_factory, postgres_url):
+    app = app_factory(postgres_url)
+    unsealed = _append_unsealed(app)
+    with admin_session(rt(app).sessions) as holder, admin_session(rt(app).sessions) as other:
+        assert audit.seal(holder) == 1  # holds the head until it commits
+        assert audit.seal_all(other, wait=False) is None
+        holder.commit()
+        assert audit.seal_all(other, wait=False) == 0
+    with admin_session(rt(app).sessions) as s:
+        assert s.scalar(text(f"SELECT chain_pos FROM audit_log WHERE seq = {unsealed}")) is not None

@@ -6,7 +6,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.wallet.conftest import Api, api_for, basic, new_tenant, rt
 from wallet.admin import create_client, rotate_signing_key
-from wallet.auth import check_secret, hash_secret, parse_scopes
+from wallet.auth import Principal, VerifiedTokens, check_secret, hash_secret, parse_scopes
 from wallet.db import admin_session, run_in_transaction
 from wallet.models import Client
 
@@ -178,3 +178,14 @@ def test_rate_limit(app_factory, sqlite_url):
     assert codes[:3] == [200, 200, 200] and codes[-1] == 429
     r = api.get("/v1/wallets")
     assert int(r.headers["Retry-After"]) >= 1 and r.mimetype == "application/problem+json"
+
+
+def test_verified_tokens_expire_and_stay_bounded():
+    cache = VerifiedTokens(size=2)
+    now = time.time()
+    live = Principal("cli_a", "ten_a", frozenset({"wallets:read"}), now + 60)
+    cache.put("expired", Principal("cli_a", "ten_a", frozenset(), now - 1))
+    assert cache.get("expired") is None and cache.get("unknown") is None
+    cache.put("one", live)
+    cache.put("two", live)
+    assert cache.get("expired") is None and cache.get("one") is live and cache.get("two") is live

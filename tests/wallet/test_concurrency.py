@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.wallet.conftest import Api, api_for, rt
-from wallet import ledger
+from wallet import audit
 from wallet.db import admin_session
 from wallet.ledger import Locked, _post
-from wallet.models import Movement, Posting, Wallet
+from wallet.models import AuditEntry, Movement, Posting, Wallet
 
 THREADS, TRANSFERS, WALLETS = 16, 1000, 20
 
@@ -76,6 +76,12 @@ def test_concurrent_transfers(app_factory, any_db_url):
         assert all(posted[w] == balances[w] for w in balances)
         transfers = s.scalar(select(func.count()).select_from(Movement).where(Movement.kind == "transfer"))
         assert transfers == len(originals)
+        audited = s.scalar(
+            select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "money.transfer")
+        )
+        assert audited == transfers  # every movement has its entry, refused ones have none
+        verdict = audit.verify(s)
+        assert verdict.ok, verdict.problem
 
 
 def test_same_key_raced_from_many_threads(app_factory, any_db_url):
@@ -98,28 +104,25 @@ def test_same_key_raced_from_many_threads(app_factory, any_db_url):
     assert api.get(f"/v1/wallets/{a}").get_json()["balance"] == "9.00"
 
 
-def test_insert_race_on_the_key_is_answered_with_the_winner(app_factory, any_db_url, monkeypatch):
-    """The replay check misses a transfer that commits just after it; the unique key catches it."""
+def test_reused_key_is_answered_with_the_original(app_factory, any_db_url):
+    """The unique key catches the reuse when the movement is inserted; a replay that would now be refused
+    (the funds are gone) still gets the original answer, and a different body with the key is a 409."""
     app = app_factory(any_db_url)
     api = api_for(app)
     card = api.card()
     a, b = api.wallet("a")["id"], api.wallet("b")["id"]
     assert api.topup(a, "10.00", card["id"]).status_code == 201
-    first = api.transfer(a, b, "1.00", "late-key-01").get_json()
-    real_replay, calls = ledger._replay, []
-
-    def blind_once(session, key, digest):
-        calls.append(key)
-        return None if len(calls) == 1 else real_replay(session, key, digest)
-
-    monkeypatch.setattr(ledger, "_replay", blind_once)
+    first = api.transfer(a, b, "1.00", "late-key-01")
+    assert first.headers["Idempotent-Replayed"] == "false"
+    assert api.transfer(a, b, "9.00", "drain-key-01").status_code == 201
     again = api.transfer(a, b, "1.00", "late-key-01")
-    assert again.status_code == 201 and again.get_json() == first and len(calls) == 2
-    calls.clear()
+    assert again.status_code == 201 and again.get_json() == first.get_json()
+    assert again.headers["Idempotent-Replayed"] == "true"
     assert api.transfer(a, b, "2.00", "late-key-01").status_code == 409
-    assert api.get(f"/v1/wallets/{a}").get_json()["balance"] == "9.00"
+    assert api.transfer(a, b, "1.00", "fresh-key-01").get_json()["detail"] == "insufficient funds"
+    assert api.get(f"/v1/wallets/{a}").get_json()["balance"] == "0.00"
 
 
 def test_unbalanced_postings_are_refused():
     with pytest.raises(AssertionError, match="unbalanced"):
-        _post(None, None, [(Locked("w", "USD", "customer", 0), 5)])  # type: ignore[arg-type]
+        _post(None, None, [(Locked("w", "USD", "customer", 0), 5)], {})  # type: ignore[arg-type]

@@ -128,13 +128,25 @@ def on_postgres(session: Session) -> Connection | None:
     return conn if conn.dialect.name == "postgresql" else None
 
 
-def driver_execute(conn: Connection, sql: str, params: dict[str, Any]) -> list[Any]:
+def driver_execute(
+    conn: Connection, sql: str, params: dict[str, Any], *, autocommit: bool = False
+) -> list[Any]:
     """Execute straight on the psycopg connection under `conn`, for hot paths where SQLAlchemy's
     per-statement work costs more CPU than the statement. Driver errors become SQLAlchemy's, so
-    retries and integrity checks treat them like every other statement's."""
+    retries and integrity checks treat them like every other statement's. With `autocommit`, a
+    statement that is the whole transaction runs without BEGIN and COMMIT round trips, unless the
+    connection is already inside a transaction."""
     import psycopg
+    from psycopg.pq import TransactionStatus
 
     driver = conn.connection.driver_connection
+    if autocommit and driver.info.transaction_status == TransactionStatus.IDLE:  # type: ignore[union-attr]
+        driver.autocommit = True  # type: ignore[union-attr]
+        try:
+            return driver_execute(conn, sql, params)
+        finally:
+            if not driver.closed:  # type: ignore[union-attr]
+                driver.autocommit = False  # type: ignore[union-attr]
     try:
         with driver.cursor() as cursor:  # type: ignore[union-attr]
             cursor.execute(sql, params)

@@ -177,6 +177,47 @@ _PG_WRITE_TWO_LEGS = """
 """
 
 
+_REFUSALS: dict[str, Callable[[], LedgerError]] = {
+    "not_found": lambda: NotFound("wallet not found"),
+    "currency": lambda: LedgerError("currency must match both wallets"),
+    "funds": lambda: LedgerError("insufficient funds"),
+}
+# The whole transfer in one round trip, without BEGIN and COMMIT: see migration 0003.
+_PG_TRANSFER = """
+    SELECT wallet_transfer(%(id)s, %(tenant)s, %(from)s, %(to)s, %(amount)s, %(currency)s, %(key)s,
+                           %(hash)s, %(created_at)s, %(at)s, %(actor)s, %(detail)s)
+"""
+
+
+def _transfer_in_database(session: Session, movement: Movement, entry: dict[str, Any]) -> Result:
+    params = {
+        "id": movement.id,
+        "tenant": movement.tenant_id,
+        "from": movement.from_wallet,
+        "to": movement.to_wallet,
+        "amount": movement.amount_minor,
+        "currency": movement.currency,
+        "key": movement.idempotency_key,
+        "hash": movement.request_hash,
+        "created_at": movement.created_at,
+        "at": entry["at"],
+        "actor": entry["actor"],
+        "detail": entry["detail"],
+    }
+    outcome = run_in_transaction(
+        session, lambda s: driver_execute(s.connection(), _PG_TRANSFER, params, autocommit=True)[0][0]
+    )
+    if outcome == "ok":
+        audit.appended(session)
+        return Result(movement, replayed=False)
+    if outcome == "replay":
+        replay = find_replay(session, movement.idempotency_key, movement.request_hash or "")
+        if replay is None:  # pragma: no cover - movements are never deleted
+            raise LedgerError("the earlier movement for this Idempotency-Key is gone")
+        return replay
+    raise _REFUSALS[outcome]()
+
+
 def _replay(session: Session, key: str | None, digest: str) -> Result | None:
     if key is None:
         return None
@@ -219,36 +260,41 @@ def transfer(
 ) -> Result:
     if from_wallet == to_wallet:
         raise LedgerError("from_wallet and to_wallet must differ")
+    if tenant_id != _tenant(session):
+        raise TenantScopeError("the transfer's tenant is not the session's")
+    movement = Movement(
+        id=new_id("tr"),
+        tenant_id=tenant_id,
+        kind="transfer",
+        status="completed",
+        from_wallet=from_wallet,
+        to_wallet=to_wallet,
+        amount_minor=amount_minor,
+        currency=currency,
+        idempotency_key=idempotency_key,
+        request_hash=digest,
+        created_at=utcnow(),
+    )
+    entry = audit.entry(
+        action="money.transfer",
+        actor=actor,
+        subject=movement.id,
+        tenant_id=tenant_id,
+        amount_minor=amount_minor,
+        currency=currency,
+        from_wallet=from_wallet,
+        to_wallet=to_wallet,
+    )
+    if on_postgres(session) is not None:
+        return _transfer_in_database(session, movement, entry)
 
     def work(s: Session) -> Result:
         wallets = _lock(s, from_wallet, to_wallet)
         source, target = wallets.get(from_wallet), wallets.get(to_wallet)
         if source is None or target is None or "settlement" in (source.kind, target.kind):
-            raise NotFound("wallet not found")
+            raise _REFUSALS["not_found"]()
         if source.currency != currency or target.currency != currency:
-            raise LedgerError("currency must match both wallets")
-        movement = Movement(
-            id=new_id("tr"),
-            tenant_id=tenant_id,
-            kind="transfer",
-            status="completed",
-            from_wallet=from_wallet,
-            to_wallet=to_wallet,
-            amount_minor=amount_minor,
-            currency=currency,
-            idempotency_key=idempotency_key,
-            request_hash=digest,
-        )
-        entry = audit.entry(
-            action="money.transfer",
-            actor=actor,
-            subject=movement.id,
-            tenant_id=tenant_id,
-            amount_minor=amount_minor,
-            currency=currency,
-            from_wallet=from_wallet,
-            to_wallet=to_wallet,
-        )
+            raise _REFUSALS["currency"]()
         _post(s, movement, [(source, -amount_minor), (target, amount_minor)], entry)
         return Result(movement, replayed=False)
 

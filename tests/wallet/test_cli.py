@@ -21,7 +21,7 @@ def run(*args):
 
 
 def test_operator_session(env):
-    assert run("db", "upgrade").output.strip() == "database at revision 0002"
+    assert run("db", "upgrade").output.strip() == "database at revision 0003"
     assert run("db", "upgrade").exit_code == 0  # upgrading a current database changes nothing
     created = run("tenant", "create", "Acme Pay", "--domain", "Pay.Acme.Test")
     assert created.exit_code == 0, created.output

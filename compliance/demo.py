@@ -21,8 +21,8 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 DEMO_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",  # moto's fake credentials # nosec B105
-    "AWS_SESSION_TOKEN": "testing",  # moto's fake credentials # nosec B105
+    "AWS_SECRET_ACCESS_KEY": "testing",  # moto's fake credentials, not a secret (bandit B105, low)
+    "AWS_SESSION_TOKEN": "testing",  # moto's fake credentials, not a secret (bandit B105, low)
     "AWS_DEFAULT_REGION": REGION,
 }
 

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from compliance.collect.record import EvidenceRecord, Outcome
+from compliance.collect.record import EvidenceRecord
 from compliance.errors import UsageError
 from compliance.findings import Finding, Severity, Status
 from compliance.scan import RequirementResult, RocResult, Scan, WaiverUse
@@ -206,4 +206,4 @@ def _waiver(body: dict[str, Any]) -> WaiverUse:
     return WaiverUse(**{**body, "matched": tuple(body.get("matched", ()))})
 
 
-__all__ = ["AttestationFileRow", "AttestationRow", "Outcome", "Store", "default_url"]
+__all__ = ["AttestationFileRow", "AttestationRow", "Store", "default_url"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,9 +44,6 @@ class AwsInventory:
         self._by_call[(rec.service, rec.operation, scope, canonical_json(rec.params))] = rec
         self._by_op.setdefault((rec.service, rec.operation), []).append(rec)
 
-    def add(self, rec: EvidenceRecord) -> None:
-        self.records.append(rec)
-        self._index(rec)
 
     def call(self, service: str, operation: str, region: str | None = None,
              **params: Any) -> EvidenceRecord | None:
@@ -86,9 +83,3 @@ class AwsInventory:
     def arn(self, service: str, region: str, resource: str) -> str:
         return f"arn:aws:{service}:{'' if region == GLOBAL else region}:{self.account_id}:{resource}"
 
-
-def unreadable(records: Iterable[EvidenceRecord | None]) -> Iterator[EvidenceRecord]:
-    """The records among these that hold no usable answer."""
-    for rec in records:
-        if rec is not None and rec.outcome is Outcome.ERROR:
-            yield rec

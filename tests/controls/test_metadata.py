@@ -2,11 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from compliance.collect.record import Outcome
 from compliance.findings import Severity
-from controls.aws.inventory import unreadable
 from controls.registry import all_checks
-from tests.controls.builders import REGION, broken, inventory, ok
 
 EXPECTED = {
     "aws.ec2.sg_admin_ports_open": Severity.HIGH, "aws.ec2.sg_all_traffic_open": Severity.CRITICAL,
@@ -36,11 +33,3 @@ def test_check_explains_itself(item):
         assert 1 <= text.count(". ") + text.endswith(".") <= 3
     assert item.function.__module__ == f"controls.aws.{item.id.split('.')[1]}"
 
-
-def test_inventory_add_and_unreadable():
-    inv = inventory()
-    good, bad = ok("ec2", "get_ebs_encryption_by_default", {}), broken("ec2", "describe_security_groups")
-    inv.add(good)
-    assert inv.call("ec2", "get_ebs_encryption_by_default", REGION) is good
-    assert list(unreadable([good, None, bad])) == [bad]
-    assert bad.outcome is Outcome.ERROR

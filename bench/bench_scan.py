@@ -18,7 +18,8 @@ from moto.server import DomainDispatcherApplication, ThreadedMotoServer, create_
 from werkzeug.serving import make_server
 
 from compliance.demo import DEMO_CREDENTIALS, REGION, moto_server, provision
-from compliance.engine import AwsScanRequest, scan_aws
+from compliance.engine import run_scan
+from compliance.targets.aws import AwsTarget
 
 ROUND_TRIP = 0.040
 
@@ -51,7 +52,7 @@ def _timed(endpoint: str, workers: int, repeats: int) -> tuple[float, int, int]:
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
-        scan = scan_aws(AwsScanRequest(regions=[REGION], endpoint_url=endpoint, workers=workers))
+        scan = run_scan([AwsTarget(regions=[REGION], endpoint_url=endpoint, workers=workers)])
         times.append(time.perf_counter() - started)
     return statistics.median(times), len(scan.evidence), len(scan.findings)
 

@@ -1,44 +1,66 @@
-"""The scan pipeline for an AWS account: connect, collect, evaluate. I/O stays in collect."""
+"""The pipeline every target runs through: connect, collect, evaluate. I/O stays in the targets."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 
-from compliance.collect.aws.collector import Progress, collect
-from compliance.collect.aws.session import connect
-from compliance.collect.aws.spec import AWS_SPEC
 from compliance.collect.record import utcnow
-from compliance.findings import Severity
 from compliance.scan import Scan
-from controls.aws.inventory import AwsInventory
-from controls.registry import all_checks, run_checks
+from compliance.targets import Collected, Target
+from controls.registry import Check, all_checks, run_checks
+
+ScanProgress = Callable[[str, int, int], None]
+"""Called with (target name, calls done, calls known so far)."""
+
+Selection = Callable[[Check], bool]
 
 
-@dataclass(frozen=True)
-class AwsScanRequest:
-    profile: str | None = None
-    role_arn: str | None = None
-    external_id: str | None = None
-    regions: list[str] = field(default_factory=list)
-    endpoint_url: str | None = None
-    ecr_min_severity: Severity = Severity.HIGH
-    workers: int = 16
-    max_attempts: int = 8
+def selected_checks(target: str, select: Selection | None = None) -> list[Check]:
+    return [c for c in all_checks(target) if select is None or select(c)]
 
 
-def scan_aws(request: AwsScanRequest, progress: Progress | None = None) -> Scan:
-    target = connect(profile=request.profile, role_arn=request.role_arn, external_id=request.external_id,
-                     regions=request.regions or None, endpoint_url=request.endpoint_url)
-    scope = {"account_id": target.account_id, "regions": target.regions, "endpoint_url": target.endpoint_url,
-             "profile": request.profile, "role_arn": request.role_arn}
-    scan = Scan(target="aws", scope=scope, identity=target.identity,
-                options={"ecr_min_severity": request.ecr_min_severity.name})
-    scan.evidence = collect(target, AWS_SPEC, workers=request.workers, max_attempts=request.max_attempts,
-                            progress=progress)
-    inventory = AwsInventory(target.account_id, target.regions, scan.evidence,
-                             options={"ecr_min_severity": request.ecr_min_severity.name})
-    checks = all_checks("aws")
-    scan.options["checks"] = [c.id for c in checks]
-    scan.findings = list(run_checks(checks, inventory))
+def run_scan(targets: Sequence[Target], *, select: Selection | None = None,
+             progress: ScanProgress | None = None) -> Scan:
+    """Scan one or several targets into one Scan: one store entry, one report, one evidence pack.
+
+    Every target connects before any collects, so a credential or endpoint problem in the last target
+    does not cost the collection of the first.
+    """
+    if not targets:
+        raise ValueError("a scan needs at least one target")
+    started = utcnow()
+    for target in targets:
+        target.connect()
+    collected: list[tuple[Target, Collected]] = []
+    for target in targets:
+        report = None if progress is None else _for_target(progress, target.name)
+        collected.append((target, target.collect(report)))
+    scan = _new_scan(collected, started)
+    ran: list[str] = []
+    for target, part in collected:
+        checks = selected_checks(target.name, select)
+        ran.extend(c.id for c in checks)
+        scan.evidence.extend(part.evidence)
+        scan.findings.extend(run_checks(checks, target.inventory(part)))
+    scan.options["checks"] = ran
     scan.finished_at = utcnow()
     return scan
+
+
+def _for_target(progress: ScanProgress, name: str) -> Callable[[int, int], None]:
+    return lambda done, total: progress(name, done, total)
+
+
+def _new_scan(collected: list[tuple[Target, Collected]], started: str) -> Scan:
+    """A single target keeps its scope flat; several are keyed by target name."""
+    options: dict = {}
+    for _, part in collected:
+        options.update(part.options)
+    if len(collected) == 1:
+        target, part = collected[0]
+        return Scan(target=target.name, scope=dict(part.scope), identity=dict(part.identity),
+                    started_at=started, options=options)
+    return Scan(target="+".join(t.name for t, _ in collected),
+                scope={t.name: dict(p.scope) for t, p in collected},
+                identity={t.name: dict(p.identity) for t, p in collected},
+                started_at=started, options=options)

@@ -14,9 +14,10 @@ from rich.console import Console
 
 from compliance.cli.scan import OUT, Output, finish, prepare_output
 from compliance.demo import CLEAN, DEMO_CREDENTIALS, PLANTED, REGION, moto_server, provision
-from compliance.engine import AwsScanRequest, scan_aws
+from compliance.engine import run_scan
 from compliance.findings import Finding, Status
 from compliance.scan import Scan
+from compliance.targets.aws import AwsTarget
 
 
 def planted_report(scan: Scan) -> tuple[list[str], list[str]]:
@@ -58,7 +59,7 @@ def run_demo(output: Output, console: Console) -> int:
     with mock.patch.dict(os.environ, DEMO_CREDENTIALS), moto_server() as endpoint:
         console.print(f"moto server on {endpoint}; provisioning the reference payments deployment ...")
         provision(endpoint)
-        scan = scan_aws(AwsScanRequest(regions=[REGION], endpoint_url=endpoint))
+        scan = run_scan([AwsTarget(regions=[REGION], endpoint_url=endpoint)])
         scan.scope["label"] = "comply demo: emulated AWS account"
         finish(scan, output, console)
     missed, wrong = planted_report(scan)

@@ -1,11 +1,14 @@
-"""`comply scan aws`: collect, evaluate, assess, store, report; exit with a code a CI job can gate on."""
+"""`comply scan <target>`: collect, evaluate, assess, store, report; exit with a code a CI job can gate on."""
 
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, get_type_hints
 
 import typer
 from rich.console import Console
@@ -13,12 +16,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from compliance.assess import assess_scan, principal_summary_table
-from compliance.engine import AwsScanRequest, scan_aws
+from compliance.engine import Selection, run_scan
 from compliance.errors import UsageError
 from compliance.findings import Severity, Status
 from compliance.frameworks import FRAMEWORK_IDS, load
 from compliance.scan import Scan
 from compliance.store import Store
+from compliance.targets import Target
 from compliance.waivers import default_waivers_path, load_waivers
 from reports import parse_formats, write_reports
 
@@ -159,7 +163,7 @@ def finish(scan: Scan, output: Output, console: Console) -> int:
 
 def progress_bar(console: Console) -> Progress:
     return Progress(
-        TextColumn("collecting"),
+        TextColumn("collecting {task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -198,7 +202,71 @@ ORGANISATION = typer.Option(
 )
 
 
-@scan_app.command("aws")
+def output_options(
+    out: Path = OUT,
+    format: str = FORMAT,
+    fail_on: str = FAIL_ON,
+    db: str | None = DB,
+    framework: list[str] | None = FRAMEWORK,
+    waivers: Path | None = WAIVERS,
+    signing_key: Path | None = SIGNING_KEY,
+    organisation: str | None = ORGANISATION,
+) -> Output:
+    """The options every `comply scan <target>` shares: where results go and what fails the run."""
+    return prepare_output(out, format, fail_on, db, framework, waivers, signing_key, organisation)
+
+
+def run_targets(targets: Sequence[Target], output: Output, *, select: Selection | None = None) -> int:
+    """Run the pipeline over the targets and finish the scan; returns the exit code."""
+    with progress_bar(Console(stderr=True)) as bar:
+        task = bar.add_task("", total=None)
+        scan = run_scan(
+            targets,
+            select=select,
+            progress=lambda name, done, total: bar.update(
+                task, description=name, completed=done, total=total
+            ),
+        )
+    return finish(scan, output, Console())
+
+
+TargetBuilder = Callable[..., Target | Sequence[Target]]
+
+
+def scan_command(name: str) -> Callable[[TargetBuilder], TargetBuilder]:
+    """Register `comply scan NAME` from a function that turns the target's own options into targets.
+
+    The command's options are the builder's parameters followed by `output_options`' ones, so every
+    target gets the same output, gating and store options without repeating them.
+    """
+
+    def register(build: TargetBuilder) -> TargetBuilder:
+        hints = {**get_type_hints(build), **get_type_hints(output_options)}
+        own = list(inspect.signature(build).parameters.values())
+        shared = list(inspect.signature(output_options).parameters.values())
+        clash = {p.name for p in own} & {p.name for p in shared}
+        if clash:
+            raise ValueError(f"scan {name}: options {sorted(clash)} are shared by every scan command")
+
+        def command(**kwargs: Any) -> None:
+            output = output_options(**{p.name: kwargs.pop(p.name) for p in shared})
+            built = build(**kwargs)
+            targets = [built] if not isinstance(built, Sequence) else list(built)
+            raise typer.Exit(run_targets(targets, output))
+
+        command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [p.replace(annotation=hints[p.name]) for p in (*own, *shared)]
+        )
+        command.__annotations__ = {p.name: hints[p.name] for p in (*own, *shared)}
+        command.__doc__ = build.__doc__
+        command.__name__ = f"scan_{name}"
+        scan_app.command(name)(command)
+        return build
+
+    return register
+
+
+@scan_command("aws")
 def scan_aws_command(
     profile: str | None = typer.Option(None, "--profile", help="AWS profile to use."),
     role_arn: str | None = typer.Option(None, "--role-arn", help="Role to assume before scanning."),
@@ -215,23 +283,15 @@ def scan_aws_command(
         "high", "--ecr-min-severity", help="Image findings at or above this severity fail the ECR check."
     ),
     workers: int = typer.Option(16, "--workers", min=1, max=64, help="Concurrent API calls."),
-    out: Path = OUT,
-    format: str = FORMAT,
-    fail_on: str = FAIL_ON,
-    db: str | None = DB,
-    framework: list[str] | None = FRAMEWORK,
-    waivers: Path | None = WAIVERS,
-    signing_key: Path | None = SIGNING_KEY,
-    organisation: str | None = ORGANISATION,
-) -> None:
+) -> Target:
     """Scan an AWS account (or an emulator of one) and map the results to PCI DSS and ISO 27001."""
-    output = prepare_output(out, format, fail_on, db, framework, waivers, signing_key, organisation)
+    from compliance.targets.aws import AwsTarget
+
     try:
         ecr_threshold = Severity.parse(ecr_min_severity)
     except ValueError as exc:
         raise UsageError(f"--ecr-min-severity: {exc}") from None
-    console = Console()
-    request = AwsScanRequest(
+    return AwsTarget(
         profile=profile,
         role_arn=role_arn,
         external_id=external_id,
@@ -240,10 +300,6 @@ def scan_aws_command(
         ecr_min_severity=ecr_threshold,
         workers=workers,
     )
-    with progress_bar(Console(stderr=True)) as bar:
-        task = bar.add_task("collect", total=None)
-        scan = scan_aws(request, progress=lambda done, total: bar.update(task, completed=done, total=total))
-    raise typer.Exit(finish(scan, output, console))
 
 
 def register(app: typer.Typer) -> None:

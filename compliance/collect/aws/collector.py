@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from compliance.collect.aws.session import AwsTarget, client_config
+from compliance.collect.aws.session import AwsAccount, client_config
 from compliance.collect.aws.spec import GLOBAL, Call, Follow
 from compliance.collect.record import EvidenceRecord, Outcome, jsonable, utcnow
 
@@ -50,7 +50,7 @@ def fill(template: Any, context: dict[str, Any]) -> Any:
     return template
 
 
-def plan(spec: Iterable[Call], target: AwsTarget) -> list[Task]:
+def plan(spec: Iterable[Call], target: AwsAccount) -> list[Task]:
     tasks = []
     for call in spec:
         scopes = [(GLOBAL, target.home_region)] if call.scope == GLOBAL else [(r, r) for r in target.regions]
@@ -111,7 +111,7 @@ def _error_code(exc: BaseException) -> tuple[str, str, str | None]:
 
 
 class AwsCollector:
-    def __init__(self, target: AwsTarget, *, workers: int = 16, max_attempts: int = 8) -> None:
+    def __init__(self, target: AwsAccount, *, workers: int = 16, max_attempts: int = 8) -> None:
         self.target = target
         self.workers = workers
         self.config = client_config(max_attempts=max_attempts, pool=workers)
@@ -173,7 +173,7 @@ class AwsCollector:
                     yield record
 
 
-def collect(target: AwsTarget, spec: Iterable[Call], *, workers: int = 16, max_attempts: int = 8,
+def collect(target: AwsAccount, spec: Iterable[Call], *, workers: int = 16, max_attempts: int = 8,
             progress: Progress | None = None) -> list[EvidenceRecord]:
     collector = AwsCollector(target, workers=workers, max_attempts=max_attempts)
     records = [target.identity_record, *collector.run(plan(spec, target), progress)]

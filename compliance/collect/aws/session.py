@@ -31,7 +31,7 @@ HOME_REGION = "us-east-1"
 
 
 @dataclass(frozen=True)
-class AwsTarget:
+class AwsAccount:
     """A connected account: the session to use, who we are, where to look."""
 
     session: boto3.Session
@@ -129,7 +129,7 @@ def _enabled_regions(session: boto3.Session, endpoint_url: str | None) -> list[s
 
 
 def connect(*, profile: str | None = None, role_arn: str | None = None, external_id: str | None = None,
-            regions: list[str] | None = None, endpoint_url: str | None = None) -> AwsTarget:
+            regions: list[str] | None = None, endpoint_url: str | None = None) -> AwsAccount:
     endpoint_url = endpoint_from_env(endpoint_url)
     if endpoint_url and not re.match(r"^https?://[^\s/]+", endpoint_url):
         raise UsageError(f"malformed endpoint URL {endpoint_url!r}: expected http(s)://host[:port]")
@@ -149,4 +149,4 @@ def connect(*, profile: str | None = None, role_arn: str | None = None, external
         session = _assume(session, role_arn, external_id, endpoint_url)
     identity, record = _caller(session, endpoint_url)
     wanted = list(dict.fromkeys(regions)) if regions else _enabled_regions(session, endpoint_url)
-    return AwsTarget(session, identity, wanted, endpoint_url, record)
+    return AwsAccount(session, identity, wanted, endpoint_url, record)

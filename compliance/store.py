@@ -8,12 +8,14 @@ from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text, create_engine, delete, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from compliance.collect.record import EvidenceRecord
 from compliance.errors import UsageError
 from compliance.findings import Finding, Severity, Status
+from compliance.migrate import prepare
+from compliance.redact import mask_url, redact
 from compliance.scan import RequirementResult, RocResult, Scan, WaiverUse
 
 
@@ -104,21 +106,80 @@ def default_url() -> str:
     return f"sqlite:///{base / 'comply.db'}"
 
 
-def _engine(url: str) -> Engine:
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _sqlite_path(url: str) -> Path | None:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database).expanduser()
+
+
+def _check_sqlite_file(path: Path, shown: str) -> None:
+    """A file that is not SQLite (or is cut short) is refused before SQLite tries to use it."""
+    if path.is_dir():
+        raise UsageError(f"the store {shown} is a directory, not a database file")
+    if not path.exists():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot create the store's folder {path.parent}: {exc.strerror}") from None
+        return
     try:
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        with path.open("rb") as handle:
+            header = handle.read(100)
+    except OSError as exc:
+        raise UsageError(f"cannot read the store {shown}: {exc.strerror}") from None
+    if header and not header.startswith(SQLITE_HEADER):
+        raise UsageError(f"{shown} is not a comply store (not an SQLite database); use another --db")
+    if header and len(header) < 100:
+        raise UsageError(f"the store {shown} is truncated ({len(header)} bytes); "
+                         "restore it or use another --db")
+
+
+def _engine(url: str, shown: str) -> Engine:
+    try:
+        sqlite = _sqlite_path(url)
+        if sqlite is not None:
+            _check_sqlite_file(sqlite, shown)
         engine = create_engine(url, future=True)
-        Base.metadata.create_all(engine)
-    except (ArgumentError, OperationalError, ModuleNotFoundError, OSError) as exc:
-        raise UsageError(f"cannot open database {url!r}: {str(exc).splitlines()[0]}") from None
+        prepare(engine, shown)
+    except UsageError:
+        raise
+    except (ArgumentError, ValueError) as exc:
+        raise UsageError(f"cannot parse the store URL {shown}: {redact(_first_line(exc))}") from None
+    except DatabaseError as exc:
+        raise UsageError(f"cannot use the store {shown}: {redact(_first_line(exc.orig or exc))}") from None
+    except (SQLAlchemyError, ModuleNotFoundError, OSError) as exc:
+        raise UsageError(f"cannot open the store {shown}: {redact(_first_line(exc))}") from None
     return engine
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
 
 
 class Store:
     def __init__(self, url: str | None = None) -> None:
-        self.url = url or default_url()
-        self.engine = _engine(self.url)
+        self._url = url or default_url()
+        self.url = mask_url(self._url)
+        """The URL as it may be shown: password masked."""
+        self.engine = _engine(self._url, self.url)
+
+    def check_writable(self) -> None:
+        """Refuse a store that can be read but not written, before a scan collects anything."""
+        try:
+            with self.engine.connect() as conn:
+                if conn.dialect.name == "sqlite":
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                conn.rollback()
+        except DatabaseError as exc:
+            raise UsageError(f"cannot write to the store {self.url}: "
+                             f"{redact(_first_line(exc.orig or exc))}") from None
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)

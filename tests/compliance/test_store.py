@@ -131,7 +131,7 @@ def test_saving_again_replaces_rather_than_duplicates(store_url):
 def test_unknown_scan_and_unusable_urls_are_usage_errors(tmp_path):
     with pytest.raises(UsageError, match="no scan 'nope'"):
         Store(f"sqlite:///{tmp_path / 'a.db'}").load_scan("nope")
-    with pytest.raises(UsageError, match="cannot open database"):
+    with pytest.raises(UsageError, match="cannot parse the store URL"):
         Store("notadriver://x")
     assert Store(f"sqlite:///{tmp_path / 'b.db'}").latest_scan_id() is None
 

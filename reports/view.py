@@ -66,7 +66,7 @@ def requirement_title(framework_id: str, requirement_id: str) -> str:
     return req.title if req else ""
 
 
-_PRINCIPAL = re.compile(r"^(?:A\.)?(A\d+|\d+)")
+_PRINCIPAL = re.compile(r"^(A\.\d+|A\d+|\d+)")
 
 
 def principal_of(framework_id: str, requirement_id: str) -> str:

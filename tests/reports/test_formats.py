@@ -98,7 +98,7 @@ def test_unknown_check_and_non_aws_target_still_render():
 
 def test_principal_falls_back_to_the_id():
     assert principal_of("pci-dss-4.0.1", "10.99.99") == "10"
-    assert principal_of("iso27001-2022", "A.9.99") == "9"
+    assert principal_of("iso27001-2022", "A.9.99") == "A.9"
     assert principal_of("nope", "A1.1.1") == "A1"
     assert principal_of("nope", "zz") == "zz"
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from wallet import audit
 from wallet.auth import SCOPES, hash_secret, new_secret, parse_scopes
+from wallet.cards import has_card_number
 from wallet.keys import KeyEncryptionKey, create_signing_key
 from wallet.models import Client, Tenant
 
@@ -37,6 +38,8 @@ def create_tenant(session: Session, name: str, domain: str) -> Credentials:
         raise AdminError("tenant name must be 1-100 letters, digits, spaces or ._-")
     if not _HOST.fullmatch(domain):
         raise AdminError(f"{domain!r} is not a valid host name")
+    if has_card_number(name) or has_card_number(domain):
+        raise AdminError("a tenant's name and domain must not contain a card number")
     tenant = Tenant(name=name, domain=domain)
     session.add(tenant)
     try:

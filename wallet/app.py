@@ -20,6 +20,7 @@ from wallet.auth import AuthError, Principal, verify_token
 from wallet.config import Config
 from wallet.db import admin_session, tenant_session
 from wallet.guards import add_security_headers
+from wallet.hosts import BadHost, normalise_host
 from wallet.ledger import LedgerError
 from wallet.problems import ApiError, problem, unauthorized
 from wallet.runtime import Runtime
@@ -57,7 +58,10 @@ def _start() -> None:
     g.started = time.perf_counter()
     g.request_id = secrets.token_hex(8)
     rt = runtime()
-    g.host_tenant = rt.domains.tenant_for(request.host)
+    try:
+        g.host_tenant = rt.domains.tenant_for(normalise_host(request.host))
+    except BadHost as exc:
+        raise ApiError(400, "Bad request", str(exc)) from None
     if request.path.startswith("/v1/"):
         g.principal = _authenticate(rt)
         _throttle(rt, f"client:{g.principal.client_id}")

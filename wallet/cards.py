@@ -13,8 +13,12 @@ from wallet.keys import KeyEncryptionKey, Sealed, keyed_hash, named_secret, seal
 from wallet.models import Card
 
 FINGERPRINT_KEY = "pan-fingerprint"
-_DIGITS = re.compile(r"\d{12,19}")
+# Card numbers are accepted in ASCII digits only ("[0-9]", never "\\d", which matches every script's
+# digits): a fullwidth or Arabic-Indic number is refused, not silently normalised. Log masking and the
+# free-text check, on the other hand, look for digits of every script, since int() reads them all.
+_DIGITS = re.compile(r"[0-9]{12,19}")
 _PAN_LIKE = re.compile(r"(?<!\d)(?:\d[ -]?){11,18}\d(?!\d)")
+_LONG_RUN = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
 
 # (brand, prefix ranges, allowed lengths)
 _BRANDS: tuple[tuple[str, tuple[tuple[int, int], ...], tuple[int, ...]], ...] = (
@@ -81,6 +85,16 @@ def contains_pan(text: str) -> bool:
     for match in _PAN_LIKE.finditer(text):
         digits = re.sub(r"[ -]", "", match.group())
         if luhn_ok(digits) and brand_of(digits):
+            return True
+    return False
+
+
+def has_card_number(text: str) -> bool:
+    """True when `text` holds a Luhn-valid run of 13 to 19 digits, also written with spaces or dashes
+    between them: what free-text fields refuse, whether or not the number belongs to a known brand."""
+    for match in _LONG_RUN.finditer(text):
+        digits = re.sub(r"[ -]", "", match.group())
+        if 13 <= len(digits) <= 19 and luhn_ok(digits):
             return True
     return False
 

@@ -37,7 +37,8 @@ MINOR_UNITS: dict[str, int] = {
     "ZAR": 2,
 }
 MAX_MINOR = 10**15
-_AMOUNT = re.compile(r"(0|[1-9]\d{0,17})(?:\.(\d{1,3}))?")
+# ASCII digits only: "\\d" would let fullwidth and other scripts' digits through to int().
+_AMOUNT = re.compile(r"(0|[1-9][0-9]{0,17})(?:\.([0-9]{1,3}))?")
 
 
 class AmountError(ValueError):

@@ -15,6 +15,7 @@ from wallet.auth import VerifiedTokens
 from wallet.config import Config
 from wallet.db import admin_session, make_engine, session_factory
 from wallet.guards import RateLimiter
+from wallet.hosts import normalise_host
 from wallet.keys import KeyEncryptionKey, SigningKeys, make_kek
 from wallet.models import Tenant
 
@@ -28,12 +29,14 @@ class DomainCache:
         self._at = float("-inf")
         self._lock = threading.Lock()
 
-    def tenant_for(self, host: str) -> str | None:
-        name = host.rsplit(":", 1)[0].lower() if not host.endswith("]") else host.lower()
+    def tenant_for(self, name: str) -> str | None:
+        """The tenant whose domain is `name`, a host already passed through `normalise_host`."""
         with self._lock:
             if time.monotonic() - self._at > self._ttl:
                 with admin_session(self._sessions) as s:
-                    self._map = {d.lower(): t for t, d in s.execute(select(Tenant.id, Tenant.domain))}
+                    self._map = {
+                        normalise_host(d): t for t, d in s.execute(select(Tenant.id, Tenant.domain))
+                    }
                 self._at = time.monotonic()
             return self._map.get(name)
 

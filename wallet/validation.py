@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Request
 
+from wallet.cards import has_card_number
 from wallet.problems import ApiError
 
+_SMALL_INT = re.compile(r"[0-9]{1,6}")  # ASCII only: str.isdigit() is true of "²" and "٣" too
 CARD_SECRETS = frozenset({"cvv", "cvc", "cvv2", "cvc2", "cid", "security_code", "pin", "track", "track2"})
 
 
@@ -41,14 +44,17 @@ def json_body(
 
 
 def text(value: str, name: str, max_len: int = 100) -> str:
+    """A free-text field: printable, bounded, and never a place to park a card number."""
     if not value.strip() or len(value) > max_len or not value.isprintable():
         raise invalid(f"{name} must be 1 to {max_len} printable characters", fields=[name])
+    if has_card_number(value):
+        raise invalid(f"{name} must not contain a card number", fields=[name])
     return value
 
 
 def limit_arg(raw: str | None, default: int = 50, maximum: int = 100) -> int:
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    if not _SMALL_INT.fullmatch(raw) or not 1 <= int(raw) <= maximum:
         raise invalid(f"limit must be an integer from 1 to {maximum}", fields=["limit"])
     return int(raw)

@@ -10,14 +10,14 @@ from wallet import ledger
 from wallet.api import views
 from wallet.api.wallets import customer_wallet
 from wallet.app import requires, runtime
-from wallet.cards import reveal_pan
+from wallet.cards import has_card_number, reveal_pan
 from wallet.models import Card
 from wallet.money import AmountError, check_currency, parse_amount
 from wallet.problems import ApiError, not_found
 from wallet.validation import invalid, json_body
 
 bp = Blueprint("payments", __name__, url_prefix="/v1")
-_KEY = re.compile(r"[A-Za-z0-9_.:-]{8,100}")
+_KEY = re.compile(r"[A-Za-z0-9_.:-]{8,100}", re.ASCII)
 
 
 def idempotency_key(required: bool) -> str | None:
@@ -28,6 +28,8 @@ def idempotency_key(required: bool) -> str | None:
         raise ApiError(
             400, "Bad request", "an Idempotency-Key header of 8 to 100 characters [A-Za-z0-9_.:-] is required"
         )
+    if has_card_number(key):
+        raise ApiError(400, "Bad request", "the Idempotency-Key must not contain a card number")
     return key
 
 

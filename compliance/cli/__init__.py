@@ -1,31 +1,167 @@
-"""`comply`: the command line. Each sub-module registers its own commands."""
+"""`comply`: the command line, and the exit contract every command keeps.
+
+Exit codes: 0 ok; 1 an unwaived failure at or above --fail-on (and nothing else); 2 bad input or
+usage, one line saying what is wrong, found before any collection; 3 the scan ran but some checks could
+not be assessed; 4 an internal error: one line and "run again with --debug", the traceback only with
+--debug. No command ends in a traceback by default, and nothing printed carries a database password.
+
+Commands load lazily: `comply --version`, `--help` and a usage error import neither boto3, SQLAlchemy
+nor WeasyPrint. A new top-level command is one line in COMMANDS: its modules (each may define
+`register(app)`, which is called with the app) and the one-line help shown by `comply --help`.
+`comply scan <target>` commands are declared with `@scan_command` in any module listed under "scan".
+"""
 
 from __future__ import annotations
 
+import importlib
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
 import typer
+from typer import _click as click  # typer vendors click; its exceptions are these
 from typer.core import TyperGroup
 
 from compliance import __version__
+from compliance.cli import runtime
 from compliance.errors import UsageError
 
+EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 2, 4, 130
 
-class _OneLineErrors(TyperGroup):
-    """Bad input anywhere below becomes one line on stderr and exit 2, never a traceback."""
+COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "scan": (("compliance.cli.scan",), "Scan a deployment and gate on the result."),
+    "demo": (("compliance.cli.demo",), "Scan an emulated payments deployment with deliberate gaps."),
+    "frameworks": (("compliance.cli.frameworks",), "Framework catalogs: requirements, checks, coverage."),
+    "attest": (("compliance.cli.attest",), "Manual attestations: evidence a person vouches for."),
+    "report": (("compliance.cli.report",), "Render a stored scan's reports and evidence pack."),
+    "evidence": (("compliance.cli.evidence",), "Verify an evidence pack."),
+    "scans": (("compliance.cli.history",), "Stored scans."),
+    "diff": (("compliance.cli.history",), "New, resolved and still-failing findings between two scans."),
+}
 
-    def invoke(self, ctx):  # type: ignore[no-untyped-def]
+
+class ComplyGroup(TyperGroup):
+    """Loads commands on first use and turns every way a command can end into its exit code."""
+
+    _listing = False
+    _loaded: dict[str, click.Command]
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return super().get_command(ctx, cmd_name)
+        modules, short = COMMANDS[cmd_name]
+        if self._listing:
+            return click.Command(cmd_name, help=short, short_help=short)
+        return _load(cmd_name, modules, ctx)
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self._listing = True
         try:
-            return super().invoke(ctx)
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,  # type: ignore[override]
+             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        argv, debug = _take_debug(list(sys.argv[1:] if args is None else args))
+        runtime.start(debug=debug or bool(os.environ.get("COMPLY_DEBUG")))
+        try:
+            rv = super().main(args=argv, prog_name=prog_name or "comply", complete_var=complete_var,
+                              standalone_mode=False, **extra)
+            code = rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
+        except click.exceptions.NoArgsIsHelpError as exc:
+            exc.show()
+            code = EXIT_USAGE
+        except click.exceptions.ClickException as exc:
+            code = _usage(exc)
+        except typer.Abort:
+            runtime.error("interrupted")
+            code = EXIT_INTERRUPTED
         except UsageError as exc:
-            typer.echo(f"comply: error: {exc}", err=True)
-            raise typer.Exit(2) from None
+            runtime.error(f"error: {exc}")
+            code = exc.exit_code
+        except Exception as exc:  # the last line of defence: a bug is one line and exit 4
+            code = _unexpected(exc)
+        finally:
+            runtime.stop()
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+_CACHE: dict[str, click.Command] = {}
+_IMPORTED: set[str] = set()
+
+
+def _load(name: str, modules: tuple[str, ...], ctx: click.Context) -> click.Command | None:
+    """Import the command's modules once and keep every command they register."""
+    if name not in _CACHE:
+        holder = typer.Typer()
+        for module_name in modules:
+            if module_name in _IMPORTED:
+                continue
+            _IMPORTED.add(module_name)
+            register = getattr(importlib.import_module(module_name), "register", None)
+            if register is not None:
+                register(holder)
+        if holder.registered_commands or holder.registered_groups:
+            group = typer.main.get_group(holder)
+            for cmd_name in group.list_commands(ctx):
+                _CACHE.setdefault(cmd_name, group.get_command(ctx, cmd_name))  # type: ignore[arg-type]
+    return _CACHE.get(name)
+
+
+def _take_debug(args: list[str]) -> tuple[list[str], bool]:
+    """`--debug` is accepted anywhere before `--`, so the hint "run again with --debug" just works."""
+    end = args.index("--") if "--" in args else len(args)
+    head = [a for a in args[:end] if a != "--debug"]
+    return head + args[end:], len(head) != end
+
+
+def _usage(exc: click.ClickException) -> int:
+    ctx = getattr(exc, "ctx", None)
+    where = ctx.command_path if ctx is not None else "comply"
+    message = " ".join(exc.format_message().split())
+    hint = f" (see '{where} --help')" if isinstance(exc, click.exceptions.UsageError) else ""
+    runtime.error(f"error: {message}{hint}", prefix=f"{where}: ")
+    return exc.exit_code if exc.exit_code != 1 else EXIT_USAGE
+
+
+_ENVIRONMENT_ERRORS = ("sqlalchemy.exc.OperationalError", "sqlalchemy.exc.DatabaseError")
+
+
+def _unexpected(exc: Exception) -> int:
+    """Failures of the environment (a disk, the database) are exit 2; anything else is a bug: exit 4."""
+    names = {f"{cls.__module__}.{cls.__qualname__}" for cls in type(exc).__mro__}
+    first = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):
+        where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+        runtime.error(f"error: {exc.strerror or first}{where}")
+        return EXIT_USAGE
+    if names & set(_ENVIRONMENT_ERRORS):
+        orig = getattr(exc, "orig", None) or exc
+        runtime.error(f"error: the store failed: {' '.join(str(orig).split())[:300]}")
+        return EXIT_USAGE
+    if runtime.debug():
+        runtime.error("".join(traceback.format_exception(exc)).rstrip(), prefix="")
+        runtime.error(f"internal error: {type(exc).__name__}: {first[:300]}")
+    else:
+        runtime.error(f"internal error: {type(exc).__name__}: {first[:300]} "
+                      "(run again with --debug for the traceback)")
+    return EXIT_INTERNAL
 
 
 app = typer.Typer(
-    cls=_OneLineErrors,
+    cls=ComplyGroup,
     name="comply",
     help="Assess a deployment against PCI DSS v4.0.1 and ISO/IEC 27001:2022 and write audit evidence.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 
@@ -37,19 +173,17 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                       help="Print the version and exit.")) -> None:
-    """Compliance scanner for payment deployments."""
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+    debug: bool = typer.Option(False, "--debug", help="Tracebacks for internal errors and a log of every "
+                                                      "API call (accepted anywhere on the command line)."),
+) -> None:
+    """Compliance scanner for payment deployments.
 
-
-def _register() -> None:
-    from compliance.cli import attest, demo, evidence, frameworks, history, report, scan
-
-    for module in (scan, demo, frameworks, attest, report, evidence, history):
-        module.register(app)
-
-
-_register()
+    Exit codes: 0 ok, 1 failures at or above --fail-on, 2 bad input or usage, 3 some checks could not
+    be assessed, 4 internal error.
+    """
 
 
 def main() -> None:

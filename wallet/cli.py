@@ -13,8 +13,10 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 from typer.core import TyperGroup
 
-from wallet import __version__, audit, migrate
+from wallet import __version__, audit, ledger_check, migrate, topups
+from wallet.acquirer import make_acquirer
 from wallet.admin import AdminError, create_client, create_tenant, rotate_signing_key
+from wallet.anchors import AnchorError, AuditKey, anchor_log
 from wallet.config import Config, ConfigError
 from wallet.db import admin_session, make_engine, run_in_transaction, session_factory
 from wallet.keys import KeyFailure, make_kek
@@ -26,7 +28,7 @@ class _OneLineErrors(TyperGroup):
     def invoke(self, ctx):  # type: ignore[no-untyped-def]
         try:
             return super().invoke(ctx)
-        except (ConfigError, AdminError, KeyFailure) as exc:
+        except (ConfigError, AdminError, KeyFailure, AnchorError) as exc:
             typer.echo(f"wallet: error: {exc}", err=True)
             raise typer.Exit(2) from None
         except (OperationalError, ProgrammingError):
@@ -50,12 +52,18 @@ tenant_app = typer.Typer(no_args_is_help=True, help="Tenants.")
 client_app = typer.Typer(no_args_is_help=True, help="OAuth2 clients.")
 keys_app = typer.Typer(no_args_is_help=True, help="Keys.")
 audit_app = typer.Typer(no_args_is_help=True, help="The audit log.")
+ledger_app = typer.Typer(no_args_is_help=True, help="The ledger.")
+topups_app = typer.Typer(no_args_is_help=True, help="Top-ups.")
+acquirer_app = typer.Typer(no_args_is_help=True, help="The test acquirer.")
 for sub, name in (
     (db_app, "db"),
     (tenant_app, "tenant"),
     (client_app, "client"),
     (keys_app, "keys"),
     (audit_app, "audit"),
+    (ledger_app, "ledger"),
+    (topups_app, "topups"),
+    (acquirer_app, "acquirer"),
 ):
     app.add_typer(sub, name=name)
 
@@ -85,10 +93,17 @@ def _sessions(config: Config) -> sessionmaker[Session]:
 
 
 def _operate(config: Config, work: Callable[[Session], T]) -> T:
-    """Run an audited operator action in one transaction, then seal its audit entries at once."""
+    """Run an audited operator action in one transaction, then seal its audit entries and anchor the
+    chain at once."""
+    key = AuditKey.load(config.audit_key_path, create=True)
     with admin_session(_sessions(config)) as session:
         result = run_in_transaction(session, work)
-        audit.seal_all(session)
+        audit.seal_all(session, key)
+        try:
+            audit.anchor(session, key, anchor_log(config.anchor_location, region=config.aws_region))
+        except audit.AnchorConflict as exc:
+            typer.echo(f"wallet: warning: audit chain not anchored: {exc}", err=True)
+        session.commit()
     return result
 
 
@@ -147,14 +162,73 @@ def keys_rotate() -> None:
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Check the audit log's hash chain; exit 1 if an entry was edited, inserted or removed."""
+    """Check the audit chain, every entry's MAC and that the chain reaches the newest anchor outside the
+    database; exit 1 naming what was edited, forged, deleted, emptied or rolled back. Reads only."""
+    config = Config.load()
+    key = AuditKey.load(config.audit_key_path)
+    with admin_session(_sessions(config)) as session:
+        verdict = audit.verify(session, key, anchor_log(config.anchor_location, region=config.aws_region))
+    if not verdict.ok:
+        typer.echo(f"audit log TAMPERED: {verdict.problem}", err=True)
+        raise typer.Exit(1)
+    reach = (
+        f"reaching the newest anchor (entry {verdict.anchor.pos}, {verdict.anchor.at})"
+        if verdict.anchor
+        else "no anchor written yet"
+    )
+    pending = f"; {verdict.unsealed} entries not sealed yet" if verdict.unsealed else ""
+    typer.echo(f"audit log intact: {verdict.entries} entries, {reach}{pending}")
+
+
+@ledger_app.command("verify")
+def ledger_verify() -> None:
+    """Check balances against postings, each movement's postings against zero, and each credited top-up
+    against an approved, unvoided charge; exit 1 naming what disagrees."""
     with admin_session(_sessions(Config.load())) as session:
-        verdict = audit.verify(session)
-    if verdict.ok:
-        typer.echo(f"audit log intact: {verdict.entries} entries")
-        return
-    typer.echo(f"audit log TAMPERED: {verdict.problem}", err=True)
-    raise typer.Exit(1)
+        found = list(ledger_check.problems(session))
+        counts = ledger_check.counts(session)
+    if found:
+        for line in found:
+            typer.echo(f"ledger DISAGREES: {line}", err=True)
+        raise typer.Exit(1)
+    typer.echo("ledger consistent: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
+
+
+@topups_app.command("reconcile")
+def topups_reconcile(
+    older_than: float = typer.Option(
+        None, "--older-than", help="Seconds after which a pending top-up with no charge fails (topup_grace)."
+    ),
+) -> None:
+    """Settle every pending top-up against the acquirer (credit, decline, or fail when no charge exists)
+    and finish interrupted voids. Safe at any time, concurrently with traffic."""
+    config = Config.load()
+    acquirer = make_acquirer(config.acquirer, config.acquirer_url, config.acquirer_timeout)
+    grace = config.topup_grace if older_than is None else older_than
+    with admin_session(_sessions(config)) as session:
+        done = topups.reconcile(acquirer, session, grace=grace, actor="operator")
+    typer.echo(f"reconciled {done.line()}")
+
+
+@acquirer_app.command("serve")
+def acquirer_serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8700, help="TCP port."),
+    fail_before: float = typer.Option(0.0, help="Probability of a 503 before processing a charge."),
+    fail_after: float = typer.Option(0.0, help="Probability of dropping the connection after charging."),
+    slow: float = typer.Option(0.0, help="Probability of answering a charge only after --delay seconds."),
+    delay: float = typer.Option(5.0, help="Seconds a slow answer waits."),
+) -> None:
+    """Serve the test acquirer over HTTP (approvals as the in-process test acquirer), with faults."""
+    from wallet.acquirer_server import Faults, serve
+
+    faults = Faults()
+    try:
+        faults.update({"fail_before": fail_before, "fail_after": fail_after, "slow": slow, "delay": delay})
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    typer.echo(f"acquirer serving http://{host}:{port}", err=True)
+    serve(host, port, faults)
 
 
 @app.command("serve")
@@ -183,9 +257,10 @@ def serve_cmd(
         raise ConfigError("the database schema is not current; run `wallet db upgrade` first")
     engine.dispose()
     typer.echo(f"wallet serving https://{host}:{port} (TLS 1.2+)", err=True)
-    serving.serve(
-        create_app(config), serving.gunicorn_options(host, port, tls_cert, tls_key, workers, threads)
-    )
+    flask_app = create_app(config)
+    options = serving.gunicorn_options(host, port, tls_cert, tls_key, workers, threads)
+    options.update(serving.housekeeping_hooks(flask_app))
+    serving.serve(flask_app, options)
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.sources.utils import parse_env_vars
 from sqlalchemy.engine import make_url
@@ -56,7 +56,13 @@ class Config(BaseSettings):
     rate_limit_per_second: float = Field(50.0, gt=0, allow_inf_nan=False)
     rate_limit_burst: int = Field(100, ge=1)
     max_body_bytes: int = Field(16 * 1024, ge=1024)
-    acquirer: Literal["test"] = "test"
+    acquirer: Literal["test", "http"] = "test"
+    acquirer_url: str = ""
+    acquirer_timeout: float = Field(10.0, gt=0, le=120, allow_inf_nan=False)
+    topup_grace: float = Field(60.0, ge=0, allow_inf_nan=False)
+    reconcile_interval: float = Field(30.0, ge=0, allow_inf_nan=False)
+    audit_anchor: str = ""
+    audit_key_file: str = ""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     auth_max_failures: int = Field(5, ge=1, le=MAX_AUTH_FAILURES)
     auth_lockout_seconds: int = Field(1800, ge=1, le=86_400)
@@ -116,6 +122,23 @@ class Config(BaseSettings):
             raise ValueError("must be 1 to 200 printable ASCII characters without spaces")
         return value
 
+    @field_validator("audit_anchor", mode="after")
+    @classmethod
+    def _audit_anchor(cls, value: str) -> str:
+        if value.startswith("s3://") and not value.removeprefix("s3://").split("/")[0]:
+            raise ValueError("an S3 anchor log is s3://bucket/prefix")
+        if "\x00" in value:
+            raise ValueError("must be s3://bucket/prefix or a directory")
+        return value
+
+    @model_validator(mode="after")
+    def _acquirer_url(self) -> Config:
+        from wallet.acquirer import check_acquirer_url
+
+        if self.acquirer == "http" and (problem := check_acquirer_url(self.acquirer_url)):
+            raise ValueError(problem)
+        return self
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _log_level(cls, value: Any) -> Any:
@@ -128,6 +151,15 @@ class Config(BaseSettings):
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home_dir / 'wallet.db'}"
+
+    @property
+    def audit_key_path(self) -> Path:
+        return Path(self.audit_key_file).expanduser() if self.audit_key_file else self.home_dir / "audit.key"
+
+    @property
+    def anchor_location(self) -> str:
+        """`s3://bucket/prefix`, or a directory (by default under the home) for the anchor log."""
+        return self.audit_anchor or str(self.home_dir / "audit-anchors")
 
     @property
     def key_path(self) -> Path:

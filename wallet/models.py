@@ -104,10 +104,19 @@ class Card(TenantScoped, Base):
 
 
 class Movement(TenantScoped, Base):
-    """One money movement (a transfer or a top-up); its postings balance to zero."""
+    """One money movement (a transfer or a top-up); its postings balance to zero. A top-up is recorded
+    `pending` before its card is charged, then ends `completed` (credited), `declined` or `failed`."""
 
     __tablename__ = "movements"
-    __table_args__ = (UniqueConstraint("tenant_id", "idempotency_key", name="uq_movements_idempotency"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "idempotency_key", name="uq_movements_idempotency"),
+        Index(
+            "ix_movements_pending",
+            "created_at",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+    )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20))
@@ -120,6 +129,21 @@ class Movement(TenantScoped, Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(100))
     request_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ChargeRecord(TenantScoped, Base):
+    """A charge the acquirer made for a top-up, as the wallet last saw it: `approved` (and then credited
+    to exactly one top-up), `declined` or `voided`."""
+
+    __tablename__ = "charges"
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    topup_id: Mapped[str] = mapped_column(String(40), ForeignKey("movements.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class Posting(TenantScoped, Base):
@@ -189,3 +213,6 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+    # Entries from this chain position on carry an HMAC under the audit key (kept outside the
+    # database) instead of a bare SHA-256; earlier ones were sealed before the key existed.
+    mac_from: Mapped[int] = mapped_column(BigInteger, server_default=text("1"))

@@ -45,6 +45,7 @@ _REASONS = {
     415: "Body is not JSON",
     422: "Validation failed",
     429: "Rate limited",
+    502: "The acquirer failed before charging; nothing was charged",
 }
 _COMMON = (401, 403, 429)
 
@@ -149,7 +150,7 @@ def document() -> dict[str, Any]:
                 "card_id": _ID,
                 "amount": _AMOUNT,
                 "currency": {"type": "string"},
-                "acquirer_ref": {"type": "string"},
+                "acquirer_ref": {"type": ["string", "null"]},
                 "created_at": {"type": "string"},
             }
         ),
@@ -249,8 +250,19 @@ def document() -> dict[str, Any]:
                 409,
                 415,
                 422,
+                502,
                 body=_obj({"amount": _AMOUNT, "card_id": _ID}, ["amount", "card_id"]),
                 params=[_path_param("wallet_id"), {**_IDEMPOTENCY, "required": False}],
+            )
+        },
+        "/v1/topups/{topup_id}": {
+            "get": _op(
+                "A top-up and its status (pending, completed, declined or failed)",
+                "wallets:read",
+                "200",
+                _ref("Topup"),
+                404,
+                params=[_path_param("topup_id")],
             )
         },
         "/v1/cards": {
@@ -294,6 +306,10 @@ def document() -> dict[str, Any]:
         },
         "/openapi.json": {"get": _op("This document", None, "200", {"type": "object"})},
         "/healthz": {"get": _op("Liveness", None, "200", {"type": "object"})},
+    }
+    paths["/v1/wallets/{wallet_id}/topups"]["post"]["responses"]["202"] = {
+        "description": "Pending: the acquirer's answer is unknown; retry with the key or poll the top-up",
+        **_json(_ref("Topup")),
     }
     return {
         "openapi": "3.1.0",

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from wallet.acquirer import Acquirer, make_acquirer
+from wallet.anchors import AnchorLog, AuditKey, anchor_log
 from wallet.audit import Sealer
 from wallet.auth import VerifiedTokens
 from wallet.config import Config
@@ -54,13 +55,15 @@ class Runtime:
     signing: SigningKeys
     acquirer: Acquirer
     limiter: RateLimiter
+    audit_key: AuditKey
+    anchors: AnchorLog
     domains: DomainCache = field(init=False)
     sealer: Sealer = field(init=False)
     tokens: VerifiedTokens = field(init=False)
 
     def __post_init__(self) -> None:
         self.domains = DomainCache(self.sessions)
-        self.sealer = Sealer(self.sessions)
+        self.sealer = Sealer(self.sessions, self.audit_key)
         self.tokens = VerifiedTokens()
 
     @classmethod
@@ -74,6 +77,8 @@ class Runtime:
             sessions=session_factory(engine),
             kek=kek,
             signing=SigningKeys(kek),
-            acquirer=acquirer or make_acquirer(config.acquirer),
+            acquirer=acquirer or make_acquirer(config.acquirer, config.acquirer_url, config.acquirer_timeout),
             limiter=RateLimiter(config.rate_limit_per_second, config.rate_limit_burst),
+            audit_key=AuditKey.load(config.audit_key_path, create=True),
+            anchors=anchor_log(config.anchor_location, region=config.aws_region),
         )

@@ -83,6 +83,24 @@ def gunicorn_options(
     }
 
 
+def housekeeping_hooks(app: Flask) -> dict[str, Any]:  # pragma: no cover - runs in served workers
+    """Gunicorn hooks: each worker anchors the audit chain and reconciles top-ups in the background,
+    and seals and anchors once more when it exits."""
+    from wallet.housekeeping import Housekeeper
+
+    keeper: list[Housekeeper] = []
+
+    def post_worker_init(_worker: Any) -> None:
+        keeper.append(Housekeeper(app.extensions["wallet"]))
+        keeper[0].start()
+
+    def worker_exit(_server: Any, _worker: Any) -> None:
+        if keeper:
+            keeper[0].stop()
+
+    return {"post_worker_init": post_worker_init, "worker_exit": worker_exit}
+
+
 def serve(app: Flask, options: dict[str, Any]) -> None:  # pragma: no cover - runs in the served process
     from gunicorn.app.base import BaseApplication
 

@@ -21,7 +21,7 @@ def run(*args):
 
 
 def test_operator_session(env):
-    assert run("db", "upgrade").output.strip() == "database at revision 0003"
+    assert run("db", "upgrade").output.strip() == "database at revision 0004"
     assert run("db", "upgrade").exit_code == 0  # upgrading a current database changes nothing
     created = run("tenant", "create", "Acme Pay", "--domain", "Pay.Acme.Test")
     assert created.exit_code == 0, created.output
@@ -86,4 +86,4 @@ def test_audit_verify_reports_tampering(env):
         conn.execute(text("UPDATE audit_log SET actor = 'someone-else' WHERE seq = 1"))
     engine.dispose()
     result = run("audit", "verify")
-    assert result.exit_code == 1 and "TAMPERED: entry 1 was altered" in result.output
+    assert result.exit_code == 1 and "TAMPERED: entry 1 is forged or was altered" in result.output

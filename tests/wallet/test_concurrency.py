@@ -80,7 +80,8 @@ def test_concurrent_transfers(app_factory, any_db_url):
             select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "money.transfer")
         )
         assert audited == transfers  # every movement has its entry, refused ones have none
-        verdict = audit.verify(s)
+        audit.seal_all(s, rt(app).audit_key)
+        verdict = audit.verify(s, rt(app).audit_key, rt(app).anchors)
         assert verdict.ok, verdict.problem
 
 

@@ -39,7 +39,7 @@ def test_settings_are_frozen():
         ("rate_limit_burst: 0", "rate_limit_burst: .*greater than or equal to 1"),
         ("max_body_bytes: 10", "max_body_bytes: .*greater than or equal to 1024"),
         ("log_level: LOUD", "log_level: Input should be 'DEBUG'"),
-        ("acquirer: mybank", "acquirer: Input should be 'test'"),
+        ("acquirer: mybank", "acquirer: Input should be 'test' or 'http'"),
         ("auth_max_failures: 11", "auth_max_failures: .*less than or equal to 10"),
         ("auth_lockout_seconds: 0", "auth_lockout_seconds"),
         ("issuer: two words", "issuer: must be 1 to 200 printable ASCII"),

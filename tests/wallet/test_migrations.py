@@ -4,6 +4,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from wallet import audit, migrate
+from wallet.anchors import AuditKey
 from wallet.db import make_engine
 from wallet.models import Base
 
@@ -50,9 +51,14 @@ def test_upgrade_keeps_an_existing_chain_valid(any_db_url):
             )
         conn.execute(text("UPDATE audit_head SET seq = 3, hash = :h WHERE id = 1"), {"h": prev})
     migrate.upgrade(engine)
+    key = AuditKey.generate()
     with Session(engine, info={"unscoped": True}) as s:
-        assert audit.verify(s) == audit.Verdict(True, 3)
+        assert audit.verify(s, key, None) == audit.Verdict(True, 3)
         audit.record(s, action="test.new", actor="operator")
         s.commit()
-        assert audit.verify(s) == audit.Verdict(True, 4)
+        audit.seal_all(s, key)
+        assert audit.verify(s, key, None) == audit.Verdict(True, 4)  # entry 4 is MAC'd, 1-3 are not
+        assert s.scalar(text("SELECT hash FROM audit_log WHERE chain_pos = 4")) != audit.entry_hash(
+            {**s.execute(text("SELECT * FROM audit_log WHERE chain_pos = 4")).one()._asdict()}
+        )
     engine.dispose()

@@ -6,12 +6,13 @@ import re
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from wallet import ledger
+from wallet import ledger, topups
+from wallet.acquirer import CardData
 from wallet.api import views
 from wallet.api.wallets import customer_wallet
 from wallet.app import requires, runtime
 from wallet.cards import has_card_number, reveal_pan
-from wallet.models import Card
+from wallet.models import Card, Movement
 from wallet.money import AmountError, check_currency, parse_amount
 from wallet.problems import ApiError, not_found
 from wallet.validation import invalid, json_body
@@ -72,6 +73,8 @@ def transfer() -> tuple[Response, int]:
 @bp.post("/wallets/<wallet_id>/topups")
 @requires("payments:write")
 def topup(wallet_id: str) -> tuple[Response, int]:
+    """201 credited; 202 pending (the acquirer's answer is unknown: retry with the same key, or poll
+    GET /v1/topups/{id}); 402 declined; 502 failed without a charge."""
     key = idempotency_key(required=False)
     body = json_body(request, {"amount": str, "card_id": str})
     digest = ledger.request_hash({"wallet_id": wallet_id, **body})
@@ -80,23 +83,45 @@ def topup(wallet_id: str) -> tuple[Response, int]:
     card = g.db.get(Card, body["card_id"])
     if card is None:
         raise not_found("card")
-    if (replay := ledger.find_replay(g.db, key, digest)) is not None:
-        return created(views.topup(replay.movement), True)
     rt = runtime()
-    charge = rt.acquirer.charge(
-        reveal_pan(rt.kek, card), card.expiry_month, card.expiry_year, minor, wallet.currency
-    )
-    if not charge.approved:
-        raise ledger.Declined(charge.reason)
-    result = ledger.topup(
+    data = CardData(reveal_pan(rt.kek, card), card.expiry_month, card.expiry_year)
+    outcome = topups.request(
+        rt.acquirer,
         g.db,
         tenant_id=g.principal.tenant_id,
         actor=g.principal.client_id,
-        wallet_id=wallet_id,
+        wallet=wallet,
         card_id=card.id,
+        card=data,
         amount_minor=minor,
-        acquirer_ref=charge.reference,
-        idempotency_key=key,
+        key=key,
         digest=digest,
     )
-    return created(views.topup(result.movement), result.replayed)
+    return topup_answer(outcome.movement, outcome.replayed)
+
+
+def topup_answer(movement: Movement, replayed: bool) -> tuple[Response, int]:
+    if movement.status == topups.COMPLETED:
+        return created(views.topup(movement), replayed)
+    if movement.status == "declined":
+        reason = topups.decline_reason(g.db, movement)
+        raise ledger.Declined(reason or "the acquirer declined the charge")
+    if movement.status == topups.FAILED:
+        raise ApiError(
+            502,
+            "Acquirer unavailable",
+            f"top-up {movement.id} failed before the card was charged; nothing was charged",
+        )
+    response = jsonify(views.topup(movement))
+    response.headers["Idempotent-Replayed"] = "true" if replayed else "false"
+    response.headers["Location"] = f"/v1/topups/{movement.id}"
+    return response, 202
+
+
+@bp.get("/topups/<topup_id>")
+@requires("wallets:read")
+def get_topup(topup_id: str) -> tuple[Response, int]:
+    movement = topups.find(g.db, g.principal.tenant_id, topup_id)
+    if movement is None:
+        raise not_found("top-up")
+    return jsonify(views.topup(movement)), 200

@@ -10,6 +10,7 @@ with a status_detail saying so.
 from __future__ import annotations
 
 import datetime as dt
+from functools import cache
 from typing import Any
 
 from compliance.collect.record import EvidenceRecord
@@ -43,6 +44,10 @@ def epoch_ms(timestamp: str | None) -> int:
     return int(value.timestamp() * 1000)
 
 
+def _account(account: str) -> dict[str, Any]:
+    return {"uid": account, "name": account, "type": "AWS Account", "type_id": 10}
+
+
 def _cloud(scan: Scan, finding: Finding) -> dict[str, Any] | None:
     if scan.target != "aws":
         return None
@@ -50,7 +55,7 @@ def _cloud(scan: Scan, finding: Finding) -> dict[str, Any] | None:
     regions = scan.scope.get("regions") or []
     cloud: dict[str, Any] = {"provider": "AWS"}
     if account:
-        cloud["account"] = {"uid": str(account), "type": "AWS Account", "type_id": 10}
+        cloud["account"] = _account(str(account))
     if region := finding.region or (regions[0] if regions else None):
         cloud["region"] = region
     return cloud
@@ -65,7 +70,7 @@ def _resource(scan: Scan, finding: Finding) -> dict[str, Any]:
     if scan.target == "aws":
         resource["cloud_partition"] = _partition(finding.resource_id)
         if account := scan.scope.get("account_id") or scan.identity.get("Account"):
-            resource["account"] = {"uid": str(account), "type": "AWS Account", "type_id": 10}
+            resource["account"] = _account(str(account))
     return resource
 
 
@@ -74,8 +79,23 @@ def _partition(resource_id: str) -> str:
     return parts[1] if len(parts) > 2 and parts[0] == "arn" and parts[1] else "aws"
 
 
+@cache
+def api_version(source: str, service: str) -> str:
+    """The API version the collector spoke (botocore's service model for AWS), else 'unversioned'."""
+    if source == "aws":
+        try:
+            from botocore.loaders import Loader
+
+            return str(Loader().determine_latest_version(service, "service-2"))
+        except Exception:  # an unknown service name: the record still renders
+            return "unversioned"
+    return "unversioned"
+
+
 def _evidence(record: EvidenceRecord) -> dict[str, Any]:
-    api: dict[str, Any] = {"operation": record.operation, "service": {"name": record.service}}
+    service = {"name": record.service, "uid": f"{record.source}:{record.service}",
+               "version": api_version(record.source, record.service)}
+    api: dict[str, Any] = {"operation": record.operation, "service": service}
     if record.request_id:
         api["request"] = {"uid": record.request_id}
     return {"api": api, "data": {"evidence_id": record.id, "sha256": record.sha256,

@@ -1,11 +1,19 @@
-"""Findings as CSV (every finding, for spreadsheets), SARIF 2.1.0 and JUnit XML (for CI systems)."""
+"""Findings as CSV (every finding, for spreadsheets), SARIF 2.1.0 and JUnit XML (for CI systems).
+
+Requirement strings keep AWS Security Hub's style, `<standard>/<requirement id>`, e.g.
+`PCI DSS v4.0.1/10.3.2` or `ISO/IEC 27001:2022/A.8.15`. The standard's label itself contains a `/`
+(ISO/IEC), so split on the LAST `/`: `ref.rsplit("/", 1)` gives (standard, requirement id). In the CSV
+several refs are joined with `;`.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import re
 from typing import Any
+from urllib.parse import quote
 from xml.etree import ElementTree as ET  # nosec B405 # writes XML, never parses any
 
 from compliance.findings import Finding, Severity, Status
@@ -23,9 +31,21 @@ def _cell(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
+CSV_BOM = "\ufeff"
+"""Spreadsheet programs read a CSV as UTF-8 only when it starts with the byte-order mark."""
+
+
+def split_requirement(ref: str) -> tuple[str, str]:
+    """'ISO/IEC 27001:2022/A.8.15' -> ('ISO/IEC 27001:2022', 'A.8.15'): split on the last '/'."""
+    standard, _, requirement = ref.rpartition("/")
+    return standard, requirement
+
+
 def to_csv(view: ScanView) -> str:
+    """UTF-8 with a BOM and CRLF line ends (RFC 4180), as spreadsheet programs expect."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    out.write(CSV_BOM)
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for f in view.scan.findings:
         meta = check_meta(f.check_id)
@@ -61,6 +81,22 @@ def _sarif_rule(view: ScanView, check_id: str, severity: Severity) -> dict[str, 
     return rule
 
 
+RESOURCE_BASE = "COMPLY_RESOURCES"
+"""uriBaseId of every artifact: a resource is not a file in the repository, so its URI is relative to
+this base (declared in run.originalUriBaseIds), which code scanning accepts and never resolves."""
+_URI_UNSAFE = re.compile(r"[^A-Za-z0-9._~-]+")
+
+
+def resource_uri(resource_id: str) -> str:
+    """A relative URI for a cloud resource: the id's ':'- and '/'-separated parts as path segments.
+    'arn:aws:s3:::logs' -> 'arn/aws/s3/_/_/logs'; 'https://h:8443/x' -> 'https/h/8443/x'."""
+    parts = [p for p in re.split(r"[:/]", resource_id)]
+    while parts and not parts[-1]:
+        parts.pop()
+    segments = [quote(_URI_UNSAFE.sub("_", p), safe="") or "_" for p in parts]
+    return "/".join(segments) or "resource"
+
+
 def _sarif_result(f: Finding, rule_index: int) -> dict[str, Any]:
     result: dict[str, Any] = {
         "ruleId": f.check_id,
@@ -68,9 +104,12 @@ def _sarif_result(f: Finding, rule_index: int) -> dict[str, Any]:
         "kind": _SARIF_KIND[f.status],
         "level": _SARIF_LEVEL[f.severity] if f.status is Status.FAIL else "none",
         "message": {"text": f.reason},
-        "locations": [{"logicalLocations": [
-            {"fullyQualifiedName": f.resource_id, "kind": "resource",
-             **({"name": f.resource_type} if f.resource_type else {})}]}],
+        "locations": [{
+            "physicalLocation": {"artifactLocation": {"uri": resource_uri(f.resource_id),
+                                                      "uriBaseId": RESOURCE_BASE},
+                                 "region": {"startLine": 1}},
+            "logicalLocations": [{"fullyQualifiedName": f.resource_id, "kind": "resource",
+                                  **({"name": f.resource_type} if f.resource_type else {})}]}],
         "partialFingerprints": {"findingUid/v1": f.uid},
         "properties": {"status": f.status.value, "severity": f.severity.label,
                        "region": f.region, "evidenceIds": list(f.evidence_ids)},
@@ -102,6 +141,9 @@ def to_sarif(view: ScanView) -> str:
                                 "version": scan.tool_version, "semanticVersion": scan.tool_version,
                                 "rules": rule_list}},
             "automationDetails": {"id": f"comply/{scan.target}/{scan.id}"},
+            "originalUriBaseIds": {RESOURCE_BASE: {
+                "description": {"text": "Cloud and API resources assessed by comply, one path per resource "
+                                        "id; they are not files of the repository."}}},
             "invocations": [invocation],
             "results": results,
         }],

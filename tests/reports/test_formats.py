@@ -10,12 +10,14 @@ from xml.etree import ElementTree as ET
 
 import jsonschema
 import pytest
+from lxml import etree
+from py_ocsf_models.events.findings.compliance_finding import ComplianceFinding
 
 from compliance.errors import UsageError
 from compliance.findings import Finding, Severity, Status
 from reports import FORMATS, parse_formats
 from reports.ocsf import epoch_ms, to_ocsf
-from reports.tabular import to_csv, to_junit, to_sarif
+from reports.tabular import resource_uri, split_requirement, to_csv, to_junit, to_sarif
 from reports.view import ScanView, check_meta, principal_of
 from tests.reports.conftest import ACCOUNT, BUCKET, make_scan
 
@@ -55,11 +57,13 @@ def test_ocsf_matches_schema_and_contract(scan):
     assert failing["finding_info"]["desc"] == "bucket has no default encryption"
     assert failing["time"] == epoch_ms(scan.finished_at) == 1768035605500
     assert failing["cloud"] == {"provider": "AWS", "region": "eu-west-1",
-                                "account": {"uid": ACCOUNT, "type": "AWS Account", "type_id": 10}}
+                                "account": {"uid": ACCOUNT, "name": ACCOUNT, "type": "AWS Account",
+                                            "type_id": 10}}
     assert failing["resources"][0]["cloud_partition"] == "aws"
     assert failing["unmapped"]["evidence_ids"] == [scan.evidence[0].id]
-    assert failing["evidences"][0]["api"] == {"operation": "get_bucket_policy", "service": {"name": "s3"},
-                                              "request": {"uid": "REQ-1"}}
+    assert failing["evidences"][0]["api"] == {
+        "operation": "get_bucket_policy", "request": {"uid": "REQ-1"},
+        "service": {"name": "s3", "uid": "aws:s3", "version": "2006-03-01"}}
 
 
 def test_ocsf_status_mapping_and_suppression(scan):
@@ -103,8 +107,34 @@ def test_principal_falls_back_to_the_id():
     assert principal_of("nope", "zz") == "zz"
 
 
+def test_ocsf_parses_with_py_ocsf_models(scan):
+    """The OCSF project's own Python models accept every event, with the fields they require filled."""
+    for event in to_ocsf(ScanView(scan)):
+        model = ComplianceFinding.model_validate(event)
+        assert model.class_uid == 2003 and model.type_uid == 200301
+        assert model.finding_info.uid == event["finding_info"]["uid"]
+    failing = ComplianceFinding.model_validate(by_resource(to_ocsf(ScanView(scan)), BUCKET))
+    assert failing.evidences[0].api.service.version == "2006-03-01"
+    assert failing.compliance.status_id == 3
+
+
+def test_requirement_strings_split_on_the_last_slash():
+    assert split_requirement("ISO/IEC 27001:2022/A.8.15") == ("ISO/IEC 27001:2022", "A.8.15")
+    assert split_requirement("PCI DSS v4.0.1/10.3.2") == ("PCI DSS v4.0.1", "10.3.2")
+
+
+def test_csv_opens_in_spreadsheets_utf8_bom_and_crlf(scan):
+    scan.findings[2] = scan.findings[2].__class__(**{**scan.findings[2].__dict__, "reason": "zürich\nzweite"})
+    data = to_csv(ScanView(scan)).encode("utf-8")
+    assert data.startswith(b"\xef\xbb\xbf")
+    assert data.count(b"\r\n") == len(scan.findings) + 1
+    assert "zürich\nzweite" in data.decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    assert rows[0]["scan_id"] == scan.id and len(rows) == len(scan.findings)
+
+
 def test_csv_has_every_finding_and_neutralises_formulas(scan):
-    rows = list(csv.DictReader(io.StringIO(to_csv(ScanView(scan)))))
+    rows = list(csv.DictReader(io.StringIO(to_csv(ScanView(scan)).removeprefix("\ufeff"))))
     assert len(rows) == len(scan.findings)
     row = next(r for r in rows if r["resource_id"] == BUCKET)
     assert row["status"] == "FAIL" and row["severity"] == "High"
@@ -124,12 +154,43 @@ def test_sarif_validates_and_locates_by_resource(scan):
         assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
     fail = next(r for r in run["results"] if r["locations"][0]["logicalLocations"][0]["fullyQualifiedName"]
                 == BUCKET)
+    assert fail["locations"][0]["physicalLocation"]["artifactLocation"] == {
+        "uri": "arn/aws/s3/_/_/cardholder-logs", "uriBaseId": "COMPLY_RESOURCES"}
+    assert "COMPLY_RESOURCES" in run["originalUriBaseIds"]
     assert (fail["kind"], fail["level"]) == ("fail", "error")
     assert fail["partialFingerprints"]["findingUid/v1"] == scan.findings[0].uid
     kinds = {r["properties"]["status"]: r["kind"] for r in run["results"]}
     assert kinds == {"FAIL": "fail", "PASS": "pass", "ERROR": "open", "MANUAL": "review"}
     assert any(r.get("suppressions") for r in run["results"])
     assert run["invocations"][0]["executionSuccessful"] is False
+
+
+def test_sarif_meets_github_upload_rules(scan):
+    """Code scanning drops a result without a location and reads an artifact URI relative to a base."""
+    for result in json.loads(to_sarif(ScanView(scan)))["runs"][0]["results"]:
+        loc = result["locations"][0]["physicalLocation"]
+        assert loc["artifactLocation"]["uri"] and not loc["artifactLocation"]["uri"].startswith("/")
+        assert loc["region"]["startLine"] >= 1
+    assert resource_uri("https://pay.example:8443/v1/cards") == "https/_/_/pay.example/8443/v1/cards"
+    assert resource_uri("k8s:wallet/Deployment/api") == "k8s/wallet/Deployment/api"
+    assert resource_uri("") == "resource"
+    broken = json.loads(to_sarif(ScanView(scan)))
+    del broken["runs"][0]["results"][0]["locations"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema("sarif-2.1.0-subset.schema.json"))
+
+
+def junit_xsd() -> etree.XMLSchema:
+    path = resources.files("reports").joinpath("schemas", "junit-jenkins.xsd")
+    return etree.XMLSchema(etree.fromstring(path.read_bytes()))
+
+
+def test_junit_validates_against_the_jenkins_ant_xsd(scan):
+    xsd = junit_xsd()
+    document = etree.fromstring(to_junit(ScanView(scan)))
+    assert xsd.validate(document), xsd.error_log
+    document.find("testsuite").attrib.pop("tests")
+    assert not xsd.validate(document)
 
 
 def test_junit_structure_ci_parsers_accept(scan):

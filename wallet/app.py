@@ -13,12 +13,12 @@ from typing import Any, TypeVar
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from wallet import logs
+from wallet import audit, logs
 from wallet.acquirer import Acquirer
 from wallet.audit import APPENDED
 from wallet.auth import AuthError, Principal, verify_token
 from wallet.config import Config
-from wallet.db import admin_session, tenant_session
+from wallet.db import admin_session, run_in_transaction, tenant_session
 from wallet.guards import add_security_headers
 from wallet.hosts import BadHost, normalise_host
 from wallet.ledger import LedgerError
@@ -82,17 +82,48 @@ def _authenticate(rt: Runtime) -> Principal:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise unauthorized("a Bearer access token is required")
+        raise _refused(rt, "a Bearer access token is required", "missing credentials")
     if (principal := rt.tokens.get(token)) is None:
         with admin_session(rt.sessions) as session:
             try:
                 principal = verify_token(rt.signing, session, token, issuer=rt.config.issuer)
             except AuthError as exc:
-                raise unauthorized(str(exc)) from None
+                raise _refused(rt, str(exc), str(exc)) from None
         rt.tokens.put(token, principal)
     if g.host_tenant is not None and g.host_tenant != principal.tenant_id:
-        raise unauthorized("this access token is not valid for this host")
+        raise _refused(
+            rt,
+            "this access token is not valid for this host",
+            "token used on another tenant's domain",
+            actor=principal.client_id,
+            tenant_id=principal.tenant_id,
+        )
     return principal
+
+
+def _refused(
+    rt: Runtime, detail: str, reason: str, actor: str = "unknown", tenant_id: str | None = None
+) -> ApiError:
+    """Every refused API authentication is an audit entry (PCI DSS 10.2.1.4). Unauthenticated callers are
+    first held to a per-address rate, so refusals cannot flood the log faster than that."""
+    _throttle(rt, f"refused:{request.remote_addr}")
+    with admin_session(rt.sessions) as session:
+        run_in_transaction(
+            session,
+            lambda s: audit.record(
+                s,
+                action="auth.bearer",
+                actor=actor,
+                subject=request.endpoint or "unknown route",
+                outcome="failure",
+                tenant_id=tenant_id,
+                reason=reason,
+                method=request.method,
+                address=request.remote_addr,
+            ),
+        )
+    rt.sealer.nudge()
+    return unauthorized(detail)
 
 
 def requires(scope: str) -> Callable[[F], F]:

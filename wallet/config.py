@@ -34,7 +34,6 @@ _KMS_KEY = re.compile(
 _ISSUER = re.compile(r"[\x21-\x7e]{1,200}")
 
 
-
 class ConfigError(ValueError):
     """A setting is missing or malformed."""
 

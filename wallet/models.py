@@ -31,6 +31,10 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(12)}"
 
 
+def new_posting_id() -> str:
+    return f"pst_{secrets.token_hex(16)}"
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC on every backend (SQLite hands back naive values)."""
 
@@ -147,15 +151,31 @@ class ChargeRecord(TenantScoped, Base):
 
 
 class Posting(TenantScoped, Base):
+    """`id` is the internal key and order; only `public_id` (random) leaves the database, so nothing
+    public counts the postings of all tenants."""
+
     __tablename__ = "postings"
+    __table_args__ = (Index("ix_postings_public_id", "public_id", unique=True),)
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
+    public_id: Mapped[str] = mapped_column(String(40), default=new_posting_id)
     movement_id: Mapped[str] = mapped_column(String(40), ForeignKey("movements.id"), index=True)
     wallet_id: Mapped[str] = mapped_column(String(40), ForeignKey("wallets.id"), index=True)
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     balance_after: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class AuthThrottle(Base):
+    """Failed client authentications for one key (`client:ID` or `addr:IP`) in the current window, and
+    the end of its lockout. In the database so that every server process sees the same counts."""
+
+    __tablename__ = "auth_throttle"
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[datetime] = mapped_column(UtcDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class SigningKey(Base):

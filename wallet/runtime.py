@@ -35,9 +35,7 @@ class DomainCache:
         with self._lock:
             if time.monotonic() - self._at > self._ttl:
                 with admin_session(self._sessions) as s:
-                    self._map = {
-                        normalise_host(d): t for t, d in s.execute(select(Tenant.id, Tenant.domain))
-                    }
+                    self._map = {normalise_host(d): t for t, d in s.execute(select(Tenant.id, Tenant.domain))}
                 self._at = time.monotonic()
             return self._map.get(name)
 

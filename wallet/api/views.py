@@ -56,7 +56,7 @@ def topup(m: Movement) -> dict[str, Any]:
 
 def posting(p: Posting, m: Movement) -> dict[str, Any]:
     return {
-        "id": p.id,
+        "id": p.public_id,
         "movement_id": m.id,
         "kind": m.kind,
         "amount": format_amount(p.amount_minor, m.currency),

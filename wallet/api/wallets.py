@@ -75,8 +75,13 @@ def transactions(wallet_id: str) -> Response:
         .limit(limit + 1)
     )
     if before is not None:
-        if not before.isdigit():
+        # The cursor is the last posting's public id; its internal key, found within this wallet (and,
+        # through the session, this tenant), orders the page without ever being shown.
+        position = g.db.scalar(
+            select(Posting.id).where(Posting.public_id == before, Posting.wallet_id == wallet_id)
+        )
+        if position is None:
             raise invalid("cursor is not one this API returned", fields=["cursor"])
-        query = query.where(Posting.id < int(before))
+        query = query.where(Posting.id < position)
     rows = [views.posting(p, m) for p, m in g.db.execute(query)]
     return jsonify(paging.page(rows, limit, lambda r: r["id"]))

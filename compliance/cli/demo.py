@@ -83,5 +83,10 @@ def register(app: typer.Typer) -> None:
         """Start moto's server, provision a payments deployment with deliberate gaps, and scan it."""
         output = prepare_output(out, format, "low", db or f"sqlite:///{out.resolve() / 'comply.db'}",
                                 None, None, None, "Demo Payments Ltd")
-        output = replace(output, waivers_path=None)
-        raise typer.Exit(run_demo(output, Console()))
+        output = replace(output, waivers_path=None, waivers=())
+        try:
+            code = run_demo(output, Console())
+        finally:
+            if output.folder is not None:
+                output.folder.release()
+        raise typer.Exit(code)

@@ -24,13 +24,22 @@ def report(
         "--organisation", envvar="COMPLY_ORGANISATION", help="Organisation name for the cover.")] = None,
 ) -> None:
     """Render a stored scan's reports (and evidence pack) into a directory."""
+    from compliance.outdir import OutputFolder
     from reports import parse_formats, write_reports
 
     wanted = parse_formats(formats)
     store = Store(db or default_url())
     scan = store.load_scan(resolve(store, scan_id))
-    for path in write_reports(scan, wanted, out, signing_key=signing_key, organisation=organisation,
-                              store=store):
+    with OutputFolder(out) as folder:
+        folder.claim(scan.id)
+        staging = folder.staging(scan.id)
+        try:
+            write_reports(scan, wanted, staging, signing_key=signing_key, organisation=organisation,
+                          store=store)
+            paths = folder.publish(staging, scan.id)
+        finally:
+            folder.discard(staging)
+    for path in paths:
         typer.echo(f"wrote {path}")
 
 

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
+import logging
+import sys
+import tempfile
+import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
@@ -14,39 +19,75 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from typer import _click as typer_click  # typer vendors click
 
+from compliance import keys
 from compliance.assess import assess_scan, principal_summary_table
+from compliance.baseline import Baseline, load_baseline
+from compliance.cli import runtime
 from compliance.engine import Selection, run_scan
 from compliance.errors import UsageError
-from compliance.findings import Severity, Status
+from compliance.findings import Finding, Severity, Status
 from compliance.frameworks import FRAMEWORK_IDS, load
+from compliance.outdir import OutputFolder
 from compliance.scan import Scan
 from compliance.store import Store
 from compliance.targets import Target
-from compliance.waivers import default_waivers_path, load_waivers
+from compliance.waivers import Waiver, default_waivers_path, load_waivers
 from reports import parse_formats, write_reports
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+STREAMABLE = ("ocsf", "sarif", "csv", "junit")
+log = logging.getLogger("comply")
 
-scan_app = typer.Typer(help="Scan a deployment.", no_args_is_help=True)
+EXIT_CONTRACT = (
+    "Exit codes: 0 nothing failed at or above --fail-on; 1 an unwaived failure at or above it (only "
+    "that); 2 the command could not run as asked (bad flag, file, store, output folder, credentials, "
+    "region), found before collection, or no check could read anything; 3 some checks could not be "
+    "assessed and nothing failed; 4 internal error (run again with --debug). --fail-on none exits 0 "
+    "on any completed scan; 2 and 4 keep their meaning."
+)
+
+scan_app = typer.Typer(help="Scan a deployment.\n\n" + EXIT_CONTRACT, no_args_is_help=True)
 
 
 @dataclass(frozen=True)
 class Output:
     """Where and how a scan's results go: checked before any API call is made."""
 
-    out_dir: Path
+    out_dir: Path | None
+    """None when --out - streams one format to stdout."""
     formats: list[str]
-    fail_on: Severity
+    fail_on: Severity | None
+    """None for --fail-on none: report only."""
     store: Store
     frameworks: list[str]
     waivers_path: Path | None
     signing_key: Path | None
     organisation: str | None
+    quiet: bool = False
+    timeout: float | None = None
+    baseline: Baseline | None = None
+    folder: OutputFolder | None = None
+    scan_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    waivers: tuple[Waiver, ...] = ()
+
+    @property
+    def streaming(self) -> bool:
+        return self.out_dir is None
+
+
+def _threshold(fail_on: str) -> Severity | None:
+    if fail_on.strip().lower() == "none":
+        return None
+    try:
+        return Severity.parse(fail_on)
+    except ValueError as exc:
+        raise UsageError(f"--fail-on: {exc}, or none") from None
 
 
 def prepare_output(
-    out: Path,
+    out: Path | str,
     formats: str,
     fail_on: str,
     db: str | None,
@@ -54,33 +95,60 @@ def prepare_output(
     waivers: Path | None,
     signing_key: Path | None,
     organisation: str | None,
+    *,
+    quiet: bool = False,
+    timeout: float | None = None,
+    baseline: str | None = None,
 ) -> Output:
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} is a file, not a directory")
-    try:
-        threshold = Severity.parse(fail_on)
-    except ValueError as exc:
-        raise UsageError(f"--fail-on: {exc}") from None
+    """Validate every input a scan needs and claim the output folder, before anything is collected."""
+    out_text = str(out)
+    threshold = _threshold(fail_on)
     chosen = list(dict.fromkeys(frameworks or FRAMEWORK_IDS))
     for framework_id in chosen:
         load(framework_id)
-    if waivers is not None and not waivers.is_file():
-        raise UsageError(f"waivers file {waivers} not found")
-    if signing_key is not None and not signing_key.is_file():
-        raise UsageError(f"signing key {signing_key} not found")
     parsed = parse_formats(formats)
+    if out_text == "-":
+        wanted = [f for f in parsed if f != "evidence"] if formats.strip() != "all" else parsed
+        if len(wanted) != 1 or wanted[0] not in STREAMABLE:
+            raise UsageError(f"--out - streams exactly one format to stdout: give --format with one of "
+                             f"{', '.join(STREAMABLE)} (got {formats!r})")
+        parsed = wanted
+    if timeout is not None and not (0 < timeout <= 3600):
+        raise UsageError(f"--timeout must be between 0 and 3600 seconds, got {timeout}")
+    waivers_path = waivers or default_waivers_path()
+    loaded = tuple(load_waivers(waivers_path)) if waivers_path is not None else ()
+    if signing_key is not None:
+        keys.load_private(signing_key)
     store = Store(db)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create --out {out}: {exc.strerror}") from None
-    return Output(
-        out, parsed, threshold, store, chosen, waivers or default_waivers_path(), signing_key, organisation
-    )
+    store.check_writable()
+    base = load_baseline(baseline, store) if baseline else None
+    folder = None if out_text == "-" else OutputFolder(Path(out_text))
+    output = Output(None if folder is None else folder.path, parsed, threshold, store, chosen, waivers_path,
+                    signing_key, organisation, quiet, timeout, base, folder, waivers=loaded)
+    if folder is not None:
+        folder.claim(output.scan_id)
+    return output
 
 
-def exit_code(scan: Scan, fail_on: Severity) -> int:
-    if scan.failing(fail_on):
+def gating(scan: Scan, fail_on: Severity | None, baseline: Baseline | None = None) -> list[Finding]:
+    """The failures the exit code counts: unwaived, at or above --fail-on, and not in the baseline."""
+    if fail_on is None:
+        return []
+    failing = scan.failing(fail_on)
+    return baseline.new(failing) if baseline is not None else failing
+
+
+def nothing_readable(scan: Scan) -> bool:
+    """Every check ended in ERROR: the scan saw nothing, which is not a clean 'could not assess some'."""
+    return bool(scan.findings) and all(f.status is Status.ERROR for f in scan.findings)
+
+
+def exit_code(scan: Scan, fail_on: Severity | None, baseline: Baseline | None = None) -> int:
+    if nothing_readable(scan):
+        return EXIT_USAGE
+    if fail_on is None:
+        return EXIT_OK
+    if gating(scan, fail_on, baseline):
         return EXIT_FAILED
     return EXIT_INCOMPLETE if scan.errors() else EXIT_OK
 
@@ -120,19 +188,57 @@ def failure_lines(scan: Scan, limit: int = 25) -> list[str]:
     return lines
 
 
+def _publish(scan: Scan, output: Output) -> list[Path]:
+    """Render into staging, store the scan, then move the outputs into place all at once."""
+    if output.streaming:
+        with tempfile.TemporaryDirectory(prefix="comply-stream-") as tmp:
+            paths = write_reports(scan, output.formats, Path(tmp), signing_key=output.signing_key,
+                                  organisation=output.organisation, store=output.store)
+            output.store.save_scan(scan)
+            sys.stdout.buffer.write(paths[0].read_bytes())
+            sys.stdout.flush()
+        return []
+    assert output.folder is not None
+    staging = output.folder.staging(scan.id)
+    try:
+        write_reports(scan, output.formats, staging, signing_key=output.signing_key,
+                      organisation=output.organisation, store=output.store)
+        output.store.save_scan(scan)
+        return output.folder.publish(staging, scan.id)
+    except BaseException:
+        output.folder.discard(staging)
+        raise
+
+
+def _reason(code: int, scan: Scan, output: Output) -> str:
+    threshold = output.fail_on.label if output.fail_on is not None else "none"
+    failing = gating(scan, output.fail_on, output.baseline)
+    outside = f" not in the baseline ({output.baseline.label})" if output.baseline is not None else ""
+    if code == EXIT_USAGE:
+        first = scan.findings[0].reason if scan.findings else ""
+        return f"no check could read anything (e.g. {first}): check the credentials' permissions"
+    if code == EXIT_FAILED:
+        return f"{len(failing)} failure(s) at or above {threshold}{outside}"
+    if code == EXIT_INCOMPLETE:
+        return "some checks could not be assessed; nothing failed"
+    if output.fail_on is None:
+        return "report only (--fail-on none)"
+    return f"nothing failed at or above {threshold}{outside}"
+
+
 def finish(scan: Scan, output: Output, console: Console) -> int:
     """Assess, store, render and summarise a collected scan; returns the exit code."""
-    waivers = load_waivers(output.waivers_path) if output.waivers_path else []
+    scan.id = output.scan_id
+    waivers = list(output.waivers) or (load_waivers(output.waivers_path) if output.waivers_path else [])
     warnings = assess_scan(scan, output.store, output.frameworks, waivers, dt.date.today())
-    output.store.save_scan(scan)
-    paths = write_reports(
-        scan,
-        output.formats,
-        output.out_dir,
-        signing_key=output.signing_key,
-        organisation=output.organisation,
-        store=output.store,
-    )
+    paths = _publish(scan, output)
+    code = exit_code(scan, output.fail_on, output.baseline)
+    counts = scan.counts()
+    summary = (f"scan {scan.id}: {len(scan.findings)} findings, {counts['PASS']} passed, {counts['FAIL']} "
+               f"failed, {counts['ERROR']} could not be assessed; exit {code}: {_reason(code, scan, output)}")
+    if output.quiet:
+        console.print(summary, markup=False, highlight=False, soft_wrap=True)
+        return code
     console.print(check_table(scan))
     for framework_id in output.frameworks:
         results = [r for r in scan.requirement_results if r.framework == framework_id]
@@ -141,23 +247,15 @@ def finish(scan: Scan, output: Output, console: Console) -> int:
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     for warning in warnings:
         console.print(f"warning: {warning}", style="yellow", markup=False)
-    counts = scan.counts()
-    console.print(
-        f"{len(scan.findings)} findings: {counts['PASS']} passed, {counts['FAIL']} failed, "
-        f"{counts['ERROR']} could not be assessed; {len(scan.evidence)} evidence records."
-    )
-    console.print(f"scan {scan.id} stored in {output.store.url}", markup=False, highlight=False)
+    if output.baseline is not None:
+        for f in gating(scan, output.fail_on, output.baseline):
+            console.print(f"new since the baseline: {f.check_id} {f.resource_id}", markup=False,
+                          highlight=False, soft_wrap=True)
+    console.print(f"{len(scan.evidence)} evidence records; scan {scan.id} stored in {output.store.url}",
+                  markup=False, highlight=False)
     for path in paths:
         console.print(f"wrote {path}", markup=False, highlight=False)
-    code = exit_code(scan, output.fail_on)
-    console.print(
-        f"exit {code}: "
-        + {
-            EXIT_OK: f"nothing failed at or above {output.fail_on.label}",
-            EXIT_FAILED: f"{len(scan.failing(output.fail_on))} failure(s) at or above {output.fail_on.label}",
-            EXIT_INCOMPLETE: "some checks could not be assessed; nothing failed",
-        }[code]
-    )
+    console.print(summary, markup=False, highlight=False, soft_wrap=True)
     return code
 
 
@@ -173,7 +271,28 @@ def progress_bar(console: Console) -> Progress:
     )
 
 
+class PlainProgress:
+    """Outside a terminal: one plain line on stderr every few seconds, so a CI log shows life."""
+
+    def __init__(self, every: float = 5.0) -> None:
+        self.every = every
+        self.started = time.monotonic()
+        self.last = self.started
+
+    def __call__(self, name: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.last >= self.every:
+            self.last = now
+            sys.stderr.write(f"comply: collecting {name}: {done} of {total} calls done, "
+                             f"{now - self.started:.0f} s\n")
+            sys.stderr.flush()
+
+
 OUT = typer.Option(Path("comply-out"), "--out", help="Directory for the findings file and reports.")
+OUT_OR_STDOUT = typer.Option(
+    "comply-out", "--out", help="Folder for the findings file, reports and evidence pack (one scan's outputs "
+    "at a time), or - to stream one --format (ocsf, sarif, csv, junit) to stdout."
+)
 FORMAT = typer.Option(
     "ocsf", "--format", help="Comma-separated: ocsf, csv, sarif, junit, html, pdf, evidence, or all."
 )
@@ -181,7 +300,7 @@ FAIL_ON = typer.Option(
     "low",
     "--fail-on",
     help="Exit 1 when an unwaived failure is at or above this "
-    "severity: informational, low, medium, high, critical.",
+    "severity: informational, low, medium, high, critical; none reports only (exit 0).",
 )
 DB = typer.Option(
     None,
@@ -200,10 +319,24 @@ SIGNING_KEY = typer.Option(
 ORGANISATION = typer.Option(
     None, "--organisation", envvar="COMPLY_ORGANISATION", help="Organisation name for the report cover."
 )
+QUIET = typer.Option(False, "--quiet", "-q", help="Print only the summary line.")
+LOG_LEVEL = typer.Option(
+    "warning", "--log-level", help="debug (every API call with its duration and outcome), info or warning; "
+    "to stderr. --debug implies debug."
+)
+TIMEOUT = typer.Option(None, "--timeout", help="Seconds each API call may take (connect and read).")
+BASELINE = typer.Option(
+    None, "--baseline", help="A scan id, latest, or a findings.ocsf.json: gate only on failures not in it "
+    "(same check and resource)."
+)
+CONFIG = typer.Option(
+    None, "--config", help="Config file (default: comply.yaml in the current directory, if present). "
+    "Precedence: flag, then COMPLY_<OPTION> variable, then the file."
+)
 
 
 def output_options(
-    out: Path = OUT,
+    out: str = OUT_OR_STDOUT,
     format: str = FORMAT,
     fail_on: str = FAIL_ON,
     db: str | None = DB,
@@ -211,33 +344,58 @@ def output_options(
     waivers: Path | None = WAIVERS,
     signing_key: Path | None = SIGNING_KEY,
     organisation: str | None = ORGANISATION,
+    quiet: bool = QUIET,
+    log_level: str = LOG_LEVEL,
+    timeout: float | None = TIMEOUT,
+    baseline: str | None = BASELINE,
+    config: Path | None = CONFIG,
 ) -> Output:
     """The options every `comply scan <target>` shares: where results go and what fails the run."""
-    return prepare_output(out, format, fail_on, db, framework, waivers, signing_key, organisation)
+    level = log_level.strip().lower()
+    if level not in runtime.LEVELS:
+        raise UsageError(f"--log-level must be one of {', '.join(runtime.LEVELS)}, got {log_level!r}")
+    runtime.set_level("debug" if runtime.debug() else level)
+    return prepare_output(out, format, fail_on, db, framework, waivers, signing_key, organisation,
+                          quiet=quiet, timeout=timeout, baseline=baseline)
 
 
 def run_targets(targets: Sequence[Target], output: Output, *, select: Selection | None = None) -> int:
     """Run the pipeline over the targets and finish the scan; returns the exit code."""
-    with progress_bar(Console(stderr=True)) as bar:
-        task = bar.add_task("", total=None)
-        scan = run_scan(
-            targets,
-            select=select,
-            progress=lambda name, done, total: bar.update(
-                task, description=name, completed=done, total=total
-            ),
-        )
-    return finish(scan, output, Console())
+    for target in targets:
+        if output.timeout is not None and hasattr(target, "timeout"):
+            target.timeout = output.timeout  # type: ignore[attr-defined]
+    human = Console(stderr=output.streaming)
+    err = Console(stderr=True)
+    try:
+        if err.is_terminal and not output.quiet:
+            with progress_bar(err) as bar:
+                task = bar.add_task("", total=None)
+                scan = run_scan(targets, select=select, progress=lambda name, done, total: bar.update(
+                    task, description=name, completed=done, total=total))
+        else:
+            scan = run_scan(targets, select=select, progress=None if output.quiet else PlainProgress())
+        return finish(scan, output, human)
+    finally:
+        if output.folder is not None:
+            output.folder.release()
 
 
 TargetBuilder = Callable[..., Target | Sequence[Target]]
+BUILDERS: dict[str, TargetBuilder] = {}
+"""Every registered `comply scan <name>`: its options are what a config file's `<name>:` section may set."""
+
+
+def _option_names(function: Callable[..., Any]) -> list[str]:
+    return list(inspect.signature(function).parameters)
 
 
 def scan_command(name: str) -> Callable[[TargetBuilder], TargetBuilder]:
     """Register `comply scan NAME` from a function that turns the target's own options into targets.
 
     The command's options are the builder's parameters followed by `output_options`' ones, so every
-    target gets the same output, gating and store options without repeating them.
+    target gets the same output, gating, store, logging and config options without repeating them.
+    A target with a `timeout` attribute gets --timeout. Options come from the flag, a COMPLY_<OPTION>
+    variable or the config file (`compliance/config.py`), in that order.
     """
 
     def register(build: TargetBuilder) -> TargetBuilder:
@@ -247,10 +405,21 @@ def scan_command(name: str) -> Callable[[TargetBuilder], TargetBuilder]:
         clash = {p.name for p in own} & {p.name for p in shared}
         if clash:
             raise ValueError(f"scan {name}: options {sorted(clash)} are shared by every scan command")
+        BUILDERS[name] = build
 
         def command(**kwargs: Any) -> None:
+            from compliance import config
+
+            ctx = typer_click.globals.get_current_context()
+            kwargs = config.apply(ctx, kwargs, name, kwargs.get("config"), [p.name for p in shared],
+                                  {n: _option_names(b) for n, b in BUILDERS.items()})
             output = output_options(**{p.name: kwargs.pop(p.name) for p in shared})
-            built = build(**kwargs)
+            try:
+                built = build(**kwargs)
+            except BaseException:
+                if output.folder is not None:
+                    output.folder.release()
+                raise
             targets = [built] if not isinstance(built, Sequence) else list(built)
             raise typer.Exit(run_targets(targets, output))
 
@@ -258,7 +427,7 @@ def scan_command(name: str) -> Callable[[TargetBuilder], TargetBuilder]:
             [p.replace(annotation=hints[p.name]) for p in (*own, *shared)]
         )
         command.__annotations__ = {p.name: hints[p.name] for p in (*own, *shared)}
-        command.__doc__ = build.__doc__
+        command.__doc__ = (build.__doc__ or "").rstrip() + "\n\n" + EXIT_CONTRACT
         command.__name__ = f"scan_{name}"
         scan_app.command(name)(command)
         return build
@@ -286,6 +455,9 @@ def scan_aws_command(
 ) -> Target:
     """Scan an AWS account (or an emulator of one) and map the results to PCI DSS and ISO 27001."""
     from compliance.targets.aws import AwsTarget
+
+    if external_id and not role_arn:
+        raise UsageError("--external-id needs --role-arn: the external id is passed when assuming that role")
 
     try:
         ecr_threshold = Severity.parse(ecr_min_severity)

@@ -21,13 +21,16 @@ class AwsTarget:
     ecr_min_severity: Severity = Severity.HIGH
     workers: int = 16
     max_attempts: int = 8
+    timeout: float | None = None
+    """Seconds each API call's connect and read may take (--timeout)."""
     _account: Any = field(default=None, init=False, repr=False)
 
     def connect(self) -> None:
         from compliance.collect.aws.session import connect
 
         self._account = connect(profile=self.profile, role_arn=self.role_arn, external_id=self.external_id,
-                                regions=self.regions or None, endpoint_url=self.endpoint_url)
+                                regions=self.regions or None, endpoint_url=self.endpoint_url,
+                                timeout=self.timeout)
 
     def collect(self, progress: Progress | None = None) -> Collected:
         from compliance.collect.aws.collector import collect
@@ -39,7 +42,7 @@ class AwsTarget:
         scope = {"account_id": account.account_id, "regions": account.regions,
                  "endpoint_url": account.endpoint_url, "profile": self.profile, "role_arn": self.role_arn}
         evidence = collect(account, AWS_SPEC, workers=self.workers, max_attempts=self.max_attempts,
-                           progress=progress)
+                           progress=progress, timeout=self.timeout)
         return Collected(scope, account.identity, evidence, {"ecr_min_severity": self.ecr_min_severity.name})
 
     def inventory(self, collected: Collected) -> Any:

@@ -78,7 +78,7 @@ def test_report_latest_and_unwritable_out(tmp_path, db):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     result = invoke("report", "latest", "--db", db, "--format", "ocsf", "--out", str(blocker / "sub"))
-    assert result.exit_code == 2 and "cannot create output directory" in result.output
+    assert result.exit_code == 2 and "cannot create --out" in result.output
     fine = invoke("report", "latest", "--db", db, "--format", "ocsf", "--out", str(tmp_path / "o"))
     events = json.loads((tmp_path / "o" / "findings.ocsf.json").read_text())
     assert fine.exit_code == 0 and events[0]["unmapped"]["scan_id"] == "new00002"

@@ -6,7 +6,9 @@ main thread submits them, so a bounded pool cannot deadlock on nested work.
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from compliance.collect.aws.spec import GLOBAL, Call, Follow
 from compliance.collect.record import EvidenceRecord, Outcome, jsonable, utcnow
 
 NOT_IMPLEMENTED = "NotImplemented"
+log = logging.getLogger("comply.aws")
 Progress = Callable[[int, int], None]
 
 
@@ -111,10 +114,11 @@ def _error_code(exc: BaseException) -> tuple[str, str, str | None]:
 
 
 class AwsCollector:
-    def __init__(self, target: AwsAccount, *, workers: int = 16, max_attempts: int = 8) -> None:
+    def __init__(self, target: AwsAccount, *, workers: int = 16, max_attempts: int = 8,
+                 timeout: float | None = None) -> None:
         self.target = target
         self.workers = workers
-        self.config = client_config(max_attempts=max_attempts, pool=workers)
+        self.config = client_config(max_attempts=max_attempts, pool=workers, timeout=timeout)
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
 
@@ -128,6 +132,16 @@ class AwsCollector:
             return self._clients[key]
 
     def call(self, task: Task) -> EvidenceRecord:
+        clock = time.monotonic()
+        record = self._call(task)
+        if log.isEnabledFor(logging.DEBUG):
+            outcome = record.error_code if record.outcome is not Outcome.OK else "ok"
+            log.debug("aws %s.%s %s: %s in %.0f ms%s", task.service, task.operation, task.scope, outcome,
+                      (time.monotonic() - clock) * 1000,
+                      f" (request {record.request_id})" if record.request_id else "")
+        return record
+
+    def _call(self, task: Task) -> EvidenceRecord:
         started = utcnow()
 
         def record(outcome: Outcome, **fields: Any) -> EvidenceRecord:
@@ -174,8 +188,8 @@ class AwsCollector:
 
 
 def collect(target: AwsAccount, spec: Iterable[Call], *, workers: int = 16, max_attempts: int = 8,
-            progress: Progress | None = None) -> list[EvidenceRecord]:
-    collector = AwsCollector(target, workers=workers, max_attempts=max_attempts)
+            progress: Progress | None = None, timeout: float | None = None) -> list[EvidenceRecord]:
+    collector = AwsCollector(target, workers=workers, max_attempts=max_attempts, timeout=timeout)
     records = [target.identity_record, *collector.run(plan(spec, target), progress)]
     return sorted(records, key=lambda r: r.id)
 

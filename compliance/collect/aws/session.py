@@ -50,9 +50,10 @@ class AwsAccount:
         return HOME_REGION if HOME_REGION in self.regions or not self.regions else self.regions[0]
 
 
-def client_config(max_attempts: int = 8, pool: int = 16) -> Config:
+def client_config(max_attempts: int = 8, pool: int = 16, timeout: float | None = None) -> Config:
+    """botocore's adaptive retries; --timeout bounds each attempt's connect and read."""
     return Config(retries={"mode": "adaptive", "max_attempts": max_attempts}, max_pool_connections=pool,
-                  connect_timeout=5, read_timeout=30, user_agent_extra="wallet-comply")
+                  connect_timeout=timeout or 5, read_timeout=timeout or 30, user_agent_extra="wallet-comply")
 
 
 def endpoint_from_env(endpoint_url: str | None) -> str | None:
@@ -63,12 +64,17 @@ def _one_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _caller(session: boto3.Session, endpoint_url: str | None) -> tuple[dict[str, Any], EvidenceRecord]:
+def _caller(session: boto3.Session, endpoint_url: str | None,
+            timeout: float | None = None) -> tuple[dict[str, Any], EvidenceRecord]:
     sts = session.client("sts", region_name=session.region_name or HOME_REGION, endpoint_url=endpoint_url,
-                         config=client_config(max_attempts=2))
+                         config=client_config(max_attempts=2, timeout=timeout))
     try:
         answer = sts.get_caller_identity()
-    except (NoCredentialsError, PartialCredentialsError):
+    except PartialCredentialsError as exc:
+        raise UsageError(f"partial AWS credentials: {exc.kwargs.get('cred_var', 'a value')} is missing from "
+                         f"{exc.kwargs.get('provider', 'the environment')}; set both the key id and the "
+                         "secret, or neither") from None
+    except NoCredentialsError:
         raise UsageError("no AWS credentials found: use --profile, AWS_PROFILE or the AWS_ACCESS_KEY_ID "
                          "and AWS_SECRET_ACCESS_KEY variables") from None
     except EndpointConnectionError:
@@ -78,6 +84,9 @@ def _caller(session: boto3.Session, endpoint_url: str | None) -> tuple[dict[str,
         err = exc.response.get("Error", {})
         raise UsageError(f"AWS rejected the credentials: {err.get('Code')}: {err.get('Message')}") from None
     except BotoCoreError as exc:
+        what = "is not AWS (its answer cannot be parsed)" if "pars" in type(exc).__name__.lower() else None
+        if what and endpoint_url:
+            raise UsageError(f"the endpoint {endpoint_url} {what}: check --endpoint-url") from None
         raise UsageError(f"cannot call AWS: {_one_line(exc)}") from None
     request_id = answer.get("ResponseMetadata", {}).get("RequestId")
     body = jsonable({k: v for k, v in answer.items() if k != "ResponseMetadata"})
@@ -129,7 +138,8 @@ def _enabled_regions(session: boto3.Session, endpoint_url: str | None) -> list[s
 
 
 def connect(*, profile: str | None = None, role_arn: str | None = None, external_id: str | None = None,
-            regions: list[str] | None = None, endpoint_url: str | None = None) -> AwsAccount:
+            regions: list[str] | None = None, endpoint_url: str | None = None,
+            timeout: float | None = None) -> AwsAccount:
     endpoint_url = endpoint_from_env(endpoint_url)
     if endpoint_url and not re.match(r"^https?://[^\s/]+", endpoint_url):
         raise UsageError(f"malformed endpoint URL {endpoint_url!r}: expected http(s)://host[:port]")
@@ -139,14 +149,20 @@ def connect(*, profile: str | None = None, role_arn: str | None = None, external
         session = boto3.Session(profile_name=profile)
     except ProfileNotFound:
         raise UsageError(f"AWS profile {profile!r} not found in the AWS config files") from None
+    if external_id and not role_arn:
+        raise UsageError("--external-id needs --role-arn: the external id is passed when assuming that role")
+    known = known_regions(session)
     if regions:
-        unknown = sorted(set(regions) - known_regions(session))
+        unknown = sorted(set(regions) - known)
         if unknown:
             raise UsageError(f"unknown AWS region {', '.join(unknown)}")
-        if not session.region_name:
+        if not session.region_name or session.region_name not in known:
             session = boto3.Session(profile_name=profile, region_name=regions[0])
+    elif session.region_name and session.region_name not in known:
+        raise UsageError(f"unknown AWS region {session.region_name!r} from AWS_DEFAULT_REGION or the "
+                         "profile: fix it or pass --region")
     if role_arn:
         session = _assume(session, role_arn, external_id, endpoint_url)
-    identity, record = _caller(session, endpoint_url)
+    identity, record = _caller(session, endpoint_url, timeout)
     wanted = list(dict.fromkeys(regions)) if regions else _enabled_regions(session, endpoint_url)
     return AwsAccount(session, identity, wanted, endpoint_url, record)

@@ -240,6 +240,7 @@ def serve_cmd(
     self_signed: bool = typer.Option(False, "--self-signed", help="Make a certificate at start-up."),
     workers: int = typer.Option(2, help="Worker processes."),
     threads: int = typer.Option(8, help="Threads per worker."),
+    access_log: bool = typer.Option(False, "--access-log", help="Also write gunicorn's access log."),
 ) -> None:
     """Serve the API over HTTPS (TLS 1.2 or later) with gunicorn."""
     from wallet import serve as serving
@@ -258,7 +259,7 @@ def serve_cmd(
     engine.dispose()
     typer.echo(f"wallet serving https://{host}:{port} (TLS 1.2+)", err=True)
     flask_app = create_app(config)
-    options = serving.gunicorn_options(host, port, tls_cert, tls_key, workers, threads)
+    options = serving.gunicorn_options(host, port, tls_cert, tls_key, workers, threads, access_log=access_log)
     options.update(serving.housekeeping_hooks(flask_app))
     serving.serve(flask_app, options)
 

@@ -1,0 +1,286 @@
+"""gunicorn itself, as an outside tester meets it: a real `wallet serve` over TLS on 127.0.0.1 fed raw
+malformed requests over a socket. No card number may come back in a response or reach the server's
+logs or home directory; gunicorn's own error pages are problem JSON with the security headers; no
+`Server` banner; TLS 1.2+ with AEAD suites only."""
+
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.wallet.conftest import MASTERCARD, VISA
+from wallet.guards import SECURITY_HEADERS
+
+WALLET = str(Path(sys.executable).parent / "wallet")
+AMEX_SPACED = "3782 822463 10005"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _run(env, *args):
+    done = subprocess.run([WALLET, *args], env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    home = tmp_path_factory.mktemp("gunicorn-home")
+    logs = tmp_path_factory.mktemp("gunicorn-logs")
+    env = {**os.environ, "WALLET_HOME": str(home), "WALLET_RATE_LIMIT_PER_SECOND": "1000"}
+    env.pop("WALLET_DATABASE_URL", None)
+    _run(env, "db", "upgrade")
+    creds = json.loads(_run(env, "tenant", "create", "Raw", "--domain", "raw.example.test"))
+    port = _free_port()
+    out, err = (logs / "stdout.log").open("wb"), (logs / "stderr.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            WALLET,
+            "serve",
+            "--self-signed",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--access-log",
+        ],
+        env=env,
+        stdout=out,
+        stderr=err,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            assert proc.poll() is None, (logs / "stderr.log").read_text()
+            time.sleep(0.1)
+    info = {
+        "port": port,
+        "cert": str(home / "tls" / "self-signed.crt"),
+        "creds": creds,
+        "home": home,
+        "logs": logs,
+    }
+    yield info
+    proc.terminate()
+    proc.wait(timeout=30)
+    out.close()
+    err.close()
+    _assert_clean(info)
+
+
+def _tls(served, context=None):
+    context = context or ssl.create_default_context(cafile=served["cert"])
+    raw = socket.create_connection(("127.0.0.1", served["port"]), timeout=10)
+    return context.wrap_socket(raw, server_hostname="127.0.0.1")
+
+
+def _raw(served, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    with _tls(served) as tls:
+        tls.sendall(request)
+        data = b""
+        while chunk := tls.recv(65536):  # until the first response is complete or the server closes
+            data += chunk
+            head, sep, rest = data.partition(b"\r\n\r\n")
+            length = [
+                v
+                for k, _, v in (h.partition(b":") for h in head.split(b"\r\n"))
+                if k.lower() == b"content-length"
+            ]
+            if sep and length and len(rest) >= int(length[0]):
+                break
+    for pan in (VISA, MASTERCARD, AMEX_SPACED, "1111"):
+        assert pan.encode() not in data  # in the first response or anything after it
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(lines[0].split()[1]), headers, rest[: int(headers["content-length"])]
+
+
+MALFORMED = {
+    "header name holding a PAN": f"GET /healthz HTTP/1.1\r\nHost: x\r\nCard {VISA}: y\r\n\r\n",
+    "header name with a control char": f"GET /healthz HTTP/1.1\r\nHost: x\r\n{VISA}\x01: y\r\n\r\n",
+    "method holding a PAN": f"X{VISA} /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+    "version holding a PAN": f"GET /healthz HTTP/{VISA}\r\nHost: x\r\n\r\n",
+    "request line with a NUL": f"GET /{VISA}\x00 HTTP/1.1\r\nHost: x\r\n\r\n",
+    "header value with a NUL": f"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Card: {MASTERCARD}\x00\r\n\r\n",
+    "folded header": f"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: b\r\n {AMEX_SPACED}\r\n\r\n",
+    "bad chunk size": (
+        "POST /oauth/token HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        f"{VISA}zz\r\nab\r\n0\r\n\r\n"
+    ),
+    "unsupported transfer coding": (
+        f"POST /oauth/token HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: {VISA}\r\n\r\n"
+    ),
+    "request line too long": f"GET /{VISA}{'a' * 5000} HTTP/1.1\r\nHost: x\r\n\r\n",
+    "too many headers": "GET / HTTP/1.1\r\nHost: x\r\n"
+    + "".join(f"X-{i}: {VISA}\r\n" for i in range(60))
+    + "\r\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_requests_get_problem_json(served, case):
+    status, headers, body = _raw(served, MALFORMED[case].encode("latin-1"))
+    assert 400 <= status < 600 and status != 500, (case, status, body)
+    assert headers["content-type"] == "application/problem+json"
+    problem = json.loads(body)
+    assert problem["status"] == status and problem["title"]
+    for name, value in SECURITY_HEADERS.items():
+        assert headers[name.lower()] == value
+    assert "server" not in headers
+    for pan in (VISA, MASTERCARD, AMEX_SPACED, "1111"):
+        assert pan.encode() not in body
+
+
+def test_app_responses_have_no_banner_and_no_card_number(served):
+    s = requests.Session()
+    s.trust_env, s.verify = False, served["cert"]
+    url = f"https://127.0.0.1:{served['port']}"
+    creds = served["creds"]
+    token = s.post(
+        f"{url}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(creds["client_id"], creds["client_secret"]),
+    )
+    assert token.status_code == 200 and "Server" not in token.headers
+    s.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+    card = s.post(
+        f"{url}/v1/cards", json={"pan": VISA, "expiry_month": 12, "expiry_year": 2099, "holder": "Raw"}
+    )
+    assert card.status_code in (201, 409) and VISA not in card.text
+    # card numbers where they do not belong: the path, the query, a Basic user name, a header
+    for r in (
+        s.get(f"{url}/v1/wallets/{VISA}"),
+        s.get(f"{url}/v1/wallets", params={"owner_ref": MASTERCARD}),
+        requests.post(
+            f"{url}/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(VISA, "x"),
+            verify=served["cert"],
+        ),
+        s.get(f"{url}/healthz", headers={"X-Note": f"card {AMEX_SPACED}"}),
+        s.get(f"{url}/nowhere/{MASTERCARD}"),
+    ):
+        assert r.status_code < 500 and "Server" not in r.headers
+        assert VISA not in r.text and MASTERCARD not in r.text
+
+
+def test_tls_refuses_cbc_suites_and_old_versions(served):
+    modern = ssl.create_default_context(cafile=served["cert"])
+    with _tls(served, modern) as tls:
+        assert tls.version() == "TLSv1.3"
+    tls12 = ssl.create_default_context(cafile=served["cert"])
+    tls12.maximum_version = ssl.TLSVersion.TLSv1_2
+    with _tls(served, tls12) as tls:
+        name, version, _ = tls.cipher()
+        assert version == "TLSv1.2" and ("GCM" in name or "CHACHA20" in name)
+    cbc = ssl.create_default_context(cafile=served["cert"])
+    cbc.maximum_version = ssl.TLSVersion.TLSv1_2
+    cbc.set_ciphers("ECDHE+AES256+SHA384:ECDHE+AES128+SHA256:ECDHE+AES+SHA1:AES128-SHA:AES256-SHA")
+    offered = [c for c in cbc.get_ciphers() if c["protocol"] == "TLSv1.2"]
+    assert offered and not any(c["aead"] for c in offered)  # the client offers CBC suites only
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        _tls(served, cbc).close()
+
+
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion:DeprecationWarning")
+def test_tls_refuses_tls_1_1(served):
+    legacy = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    legacy.check_hostname, legacy.verify_mode = False, ssl.CERT_NONE
+    legacy.minimum_version = ssl.TLSVersion.TLSv1
+    legacy.maximum_version = ssl.TLSVersion.TLSv1_1
+    legacy.set_ciphers("DEFAULT:@SECLEVEL=0")
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        _tls(served, legacy).close()
+
+
+def test_no_card_number_in_logs_or_home(served):
+    """Send card numbers every way a client can, then search everything the server wrote so far (the
+    fixture searches once more after the server has stopped)."""
+    for request in MALFORMED.values():
+        _raw(served, request.encode("latin-1"))
+    test_app_responses_have_no_banner_and_no_card_number(served)
+    time.sleep(0.5)
+    written = _assert_clean(served)
+    assert "[PAN]" in written  # the masking ran: the access log saw the card-number paths
+    lines = [json.loads(line) for line in written.splitlines() if line.startswith("{")]
+    assert any(line["logger"] == "gunicorn.access" for line in lines)
+    assert any(line["logger"] == "gunicorn.error" and "malformed request" in line["msg"] for line in lines)
+
+
+NEEDLES = [
+    VISA,
+    MASTERCARD,
+    AMEX_SPACED,
+    AMEX_SPACED.replace(" ", ""),
+    "4111 1111 1111 1111",
+    "4111-1111-1111-1111",
+]
+
+
+def _assert_clean(served) -> str:
+    """No card number in the server's logs or in any file under its home; returns the logs' text."""
+    logs = Path(served["logs"])
+    written = "".join(p.read_text(errors="replace") for p in sorted(logs.iterdir()))
+    files = [p for p in Path(served["home"]).rglob("*") if p.is_file()]
+    assert files, "the server's home is empty"
+    for path in [*files, *logs.iterdir()]:
+        data = path.read_bytes()
+        for needle in NEEDLES:
+            assert needle.encode() not in data, f"a card number is in {path}"
+    return written
+
+
+def test_problem_worker_in_process(caplog):
+    """The same parts, in this process, for the cases a live server cannot be made to hit."""
+    from gunicorn.config import Config as GunicornConfig
+    from gunicorn.http import errors as http_errors
+
+    from wallet.gunicorn_hardened import MaskedLogger, ProblemWorker, classify
+
+    assert classify(http_errors.InvalidHeaderName(VISA)) == (400, "Malformed request")
+    assert classify(http_errors.LimitRequestHeaders("x"))[0] == 431
+    assert classify(http_errors.ForbiddenProxyRequest("h"))[0] == 403
+    assert classify(RuntimeError("boom")) == (500, "Internal error")
+    cfg = GunicornConfig()
+    cfg.set("accesslog", "-")
+    log = MaskedLogger(cfg)
+    worker = ProblemWorker.__new__(ProblemWorker)
+    worker.log = log
+    for exc, status in ((http_errors.InvalidHeaderName(VISA), 400), (RuntimeError(VISA), 500)):
+        ours, theirs = socket.socketpair()
+        with ours, theirs:
+            try:
+                raise exc
+            except Exception as caught:
+                worker.handle_error(None, ours, ("10.0.0.1", 1), caught)
+            answer = theirs.recv(65536)
+        assert answer.startswith(f"HTTP/1.1 {status} ".encode()) and VISA.encode() not in answer
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        worker.handle_error(None, ours, None, ssl.SSLError(1, "bad handshake"))
+        ours.shutdown(socket.SHUT_WR)
+        assert theirs.recv(10) == b""  # no HTTP answer on a failed TLS handshake
+    ours, theirs = socket.socketpair()
+    theirs.close()
+    ours.close()
+    worker.handle_error(None, ours, None, http_errors.InvalidHeader("x"))  # a closed socket: logged only

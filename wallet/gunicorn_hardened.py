@@ -1,0 +1,104 @@
+"""The parts of gunicorn that answer or log before the Flask app sees a request, made to follow the
+app's rules: no card number in any log line (its error and access logs go through the same masking
+JSON formatter as the app's), error pages as RFC 7807 JSON with the security headers and no echo of
+the offending input (gunicorn's own pages quote the bad header or request line back), and no
+`Server` banner on any response."""
+
+from __future__ import annotations
+
+import json
+import ssl
+from http import HTTPStatus
+from typing import Any
+
+from gunicorn import glogging, util
+from gunicorn.http import errors as http_errors
+from gunicorn.http import wsgi
+from gunicorn.workers.gthread import ThreadWorker
+
+from wallet.guards import SECURITY_HEADERS
+from wallet.logs import JsonFormatter, RedactPans
+
+# (exception classes, status, title); the first match wins, anything else gunicorn raises is a 400.
+_CLIENT_ERRORS: tuple[tuple[tuple[type[BaseException], ...], int, str], ...] = (
+    ((http_errors.InvalidResponseHeader, http_errors.InvalidResponseHeaderName), 500, "Internal error"),
+    ((http_errors.ConfigurationProblem,), 500, "Internal error"),
+    ((http_errors.LimitRequestLine,), 414, "Request line too long"),
+    ((http_errors.LimitRequestHeaders,), 431, "Request header fields too large"),
+    ((http_errors.UnsupportedTransferCoding,), 501, "Transfer coding not supported"),
+    ((http_errors.ExpectationFailed,), 417, "Expectation failed"),
+    ((http_errors.ForbiddenProxyRequest,), 403, "Forbidden"),
+    ((http_errors.ParseException,), 400, "Malformed request"),
+)
+
+
+def classify(exc: BaseException) -> tuple[int, str]:
+    for kinds, status, title in _CLIENT_ERRORS:
+        if isinstance(exc, kinds):
+            return status, title
+    return 500, "Internal error"
+
+
+def problem_response(status: int, title: str, detail: str) -> bytes:
+    """A complete HTTP/1.1 response carrying an RFC 7807 problem; the connection is closed after it."""
+    body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail}).encode()
+    lines = [
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
+        "Connection: close",
+        "Content-Type: application/problem+json",
+        f"Content-Length: {len(body)}",
+        *(f"{name}: {value}" for name, value in SECURITY_HEADERS.items()),
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+class MaskedLogger(glogging.Logger):  # type: ignore[misc]
+    """gunicorn's error and access logs as the app's JSON lines, card numbers masked."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            for handler in log.handlers:
+                handler.setFormatter(JsonFormatter())
+            if not any(isinstance(f, RedactPans) for f in log.filters):
+                log.addFilter(RedactPans())
+
+
+class NoBannerResponse(wsgi.Response):  # type: ignore[misc]
+    def default_headers(self) -> list[str]:
+        return [line for line in super().default_headers() if not line.lower().startswith("server:")]
+
+
+class ProblemWorker(ThreadWorker):  # type: ignore[misc]
+    """gthread, with gunicorn's own error pages replaced by problem JSON that repeats nothing sent."""
+
+    def init_process(self) -> None:
+        wsgi.Response = NoBannerResponse  # wsgi.create() builds every response from this name
+        super().init_process()
+
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        address = (addr or ("unix", -1))[0]
+        if isinstance(exc, ssl.SSLError):  # a failed handshake: there is no HTTP to answer with
+            self.log.info("TLS error from %s: %s", address, type(exc).__name__)
+            return
+        status, title = classify(exc)
+        if status == 500:
+            self.log.exception("error handling a request from %s", address)
+            detail = "the request failed"
+        else:
+            # The exception's text quotes the offending bytes (which may hold a card number or a
+            # credential): only its class is logged, and nothing of it is sent back.
+            self.log.warning("refused a malformed request from %s: %s", address, type(exc).__name__)
+            detail = "the request could not be parsed as HTTP/1.1"
+        try:
+            util.write_nonblock(client, problem_response(status, title, detail))
+        except OSError:
+            self.log.debug("could not send the error response")
+
+
+def options() -> dict[str, Any]:
+    """gunicorn settings that put these parts in place."""
+    return {"worker_class": ProblemWorker, "logger_class": MaskedLogger}
+
+
+__all__ = ["MaskedLogger", "NoBannerResponse", "ProblemWorker", "classify", "options", "problem_response"]

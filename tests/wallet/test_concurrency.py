@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.wallet.conftest import Api, api_for, rt
-from wallet import audit
+from wallet import audit, ledger_check
 from wallet.db import admin_session
 from wallet.ledger import Locked, _post
 from wallet.models import AuditEntry, Movement, Posting, Wallet
@@ -83,6 +83,7 @@ def test_concurrent_transfers(app_factory, any_db_url):
         audit.seal_all(s, rt(app).audit_key)
         verdict = audit.verify(s, rt(app).audit_key, rt(app).anchors)
         assert verdict.ok, verdict.problem
+        assert list(ledger_check.problems(s)) == []
 
 
 def test_same_key_raced_from_many_threads(app_factory, any_db_url):
@@ -103,6 +104,8 @@ def test_same_key_raced_from_many_threads(app_factory, any_db_url):
         results = list(pool.map(send, range(8)))
     assert {code for code, _ in results} == {201} and len({tid for _, tid in results}) == 1
     assert api.get(f"/v1/wallets/{a}").get_json()["balance"] == "9.00"
+    with admin_session(rt(app).sessions) as s:
+        assert list(ledger_check.problems(s)) == []
 
 
 def test_reused_key_is_answered_with_the_original(app_factory, any_db_url):

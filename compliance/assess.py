@@ -1,16 +1,18 @@
-"""Assessment: a scan's findings, waivers and attestations turned into a ROC result per requirement.
+"""Assessment: a scan's findings, waivers, attestations and scoping decisions turned into a ROC result
+per requirement, each with its basis (who drew the conclusion).
 
-The rules, for each requirement of a catalog:
+The rules, for each requirement of a catalog, strongest first:
 
-- a failure nobody waived makes it Not in Place, whatever else is true;
-- a check that errored (and nothing failed) or that did not run makes it Not Tested: an assessor
-  must never read "could not look" as "In Place";
-- checks that ran and found nothing in scope make it Not Applicable (In Place when a person also
-  attested the manual part of a partial requirement);
-- passing checks make an automated requirement In Place; a partial one needs an attestation too;
-- a manual requirement is In Place only with an active attestation, Not Tested otherwise.
+- a failure nobody waived makes it Not in Place (basis automated), whatever else is true;
+- a recorded scoping decision makes it Not Applicable (basis scoped). Nothing else does: the absence
+  of resources in the scanned accounts and regions proves nothing about the entity's other systems;
+- a check that errored or did not run makes it Not Tested: "could not look" is never "In Place";
+- checks that ran and found nothing in scope make it Not Tested, "no in-scope resource found in ...";
+- passing checks make a requirement the catalog marks fully automated In Place; anything else needs a
+  person: an attestation makes it Not Tested (basis attested) "awaiting assessor review", and only an
+  assessor's review (`comply review`, applied by compliance.reviews) concludes In Place.
 
-Failures covered by active waivers count as passing, and the result names the compensating control.
+Failures covered by active waivers count as passing; the result lists them and the compensating control.
 MANUAL findings count as nothing.
 """
 
@@ -24,9 +26,10 @@ from dataclasses import dataclass, replace
 from rich.table import Table
 
 from compliance.attestations import Attestation, active_attestations
+from compliance.decisions import ScopingDecision, active_decisions
 from compliance.findings import Finding, Status
 from compliance.frameworks import Framework, Requirement, load
-from compliance.scan import RequirementResult, RocResult, Scan, WaiverUse
+from compliance.scan import Basis, RequirementResult, RocResult, Scan, WaiverUse
 from compliance.store import Store
 from compliance.waivers import Waiver
 
@@ -78,9 +81,27 @@ def _use(waiver: Waiver, state: str, matched: tuple[str, ...] = ()) -> WaiverUse
                      compensating_control=waiver.compensating_control, matched=matched)
 
 
+def describe_scope(scope: Mapping[str, object]) -> str:
+    """The scope a scan looked at, as the 'no in-scope resource found in ...' detail names it."""
+    parts = []
+    if account := scope.get("account_id"):
+        parts.append(f"account {account}")
+    regions = scope.get("regions")
+    if isinstance(regions, list | tuple) and regions:
+        parts.append(("region " if len(regions) == 1 else "regions ") + ", ".join(map(str, regions)))
+    for key, value in scope.items():
+        if key in ("account_id", "regions", "endpoint_url", "profile", "role_arn", "label") or not value:
+            continue
+        if isinstance(value, str | int):
+            parts.append(f"{key.replace('_', ' ')} {value}")
+    return "; ".join(parts) or "the scanned scope"
+
+
 def evaluate_requirements(findings: Iterable[Finding], framework: Framework,
                           attestations: Iterable[Attestation], ran_checks: Iterable[str],
-                          compensations: Mapping[str, str] | None = None) -> list[RequirementResult]:
+                          compensations: Mapping[str, str] | None = None, *,
+                          scope: str = "the scanned scope",
+                          decisions: Iterable[ScopingDecision] = ()) -> list[RequirementResult]:
     """One result for every requirement of the framework, in catalog order. Pure."""
     by_check: dict[str, list[Finding]] = defaultdict(list)
     for f in findings:
@@ -90,28 +111,52 @@ def evaluate_requirements(findings: Iterable[Finding], framework: Framework,
     for att in attestations:
         if att.framework == framework.id:
             attested[att.requirement_id].append(att)
+    scoped: dict[str, list[ScopingDecision]] = defaultdict(list)
+    for decision in decisions:
+        if decision.framework == framework.id:
+            scoped[decision.requirement_id].append(decision)
     ran = set(ran_checks)
-    return [_judge(framework.id, req, [f for c in req.checks for f in by_check.get(c, ())],
-                   attested.get(req.id, []), [c for c in req.checks if c not in ran], compensations or {})
+    context = _Context(framework.id, compensations or {}, scope)
+    return [_judge(context, req, [f for c in req.checks for f in by_check.get(c, ())],
+                   attested.get(req.id, []), [c for c in req.checks if c not in ran], scoped.get(req.id, []))
             for req in framework.requirements]
 
 
-def _judge(fw_id: str, req: Requirement, findings: list[Finding], atts: list[Attestation],
-           not_run: list[str], compensations: Mapping[str, str]) -> RequirementResult:
-    def result(roc: RocResult, detail: str, compensating: Iterable[str] = (),
-               used: Sequence[Attestation] = ()) -> RequirementResult:
-        return RequirementResult(fw_id, req.id, roc, detail, req.checks, tuple(compensating),
-                                 tuple(a.id for a in used))
+@dataclass(frozen=True)
+class _Context:
+    framework: str
+    compensations: Mapping[str, str]
+    scope: str
+
+
+def _judge(ctx: _Context, req: Requirement, findings: list[Finding], atts: list[Attestation],
+           not_run: list[str], decisions: list[ScopingDecision]) -> RequirementResult:
+    """The rules, strongest first: an unwaived failure; a scoping decision; errors or checks not run;
+    then what the checks and attestations support, never more than their basis allows."""
+    waived_findings = [f for f in findings if f.status is Status.FAIL and f.suppressed_by is not None]
+    waived = tuple(f"{f.check_id} on {f.resource_id}: {f.suppressed_by}" for f in waived_findings)
+    compensating = tuple(sorted({ctx.compensations.get(f.uid) or f.suppressed_by or ""
+                                 for f in waived_findings} - {""}))
+
+    def result(roc: RocResult, detail: str, basis: Basis = Basis.AUTOMATED,
+               used: Sequence[Attestation] = (),
+               decided: Sequence[ScopingDecision] = ()) -> RequirementResult:
+        return RequirementResult(ctx.framework, req.id, roc, detail, req.checks, compensating,
+                                 tuple(a.id for a in used), basis, waived, tuple(d.id for d in decided))
 
     attestation = _attested(atts)
-    if not req.checks:
-        if atts:
-            return result(RocResult.IN_PLACE, attestation, used=atts)
-        return result(RocResult.NOT_TESTED, "no automated check: needs a manual attestation")
-
     failing = [f for f in findings if f.status is Status.FAIL and f.suppressed_by is None]
     if failing:
-        return result(RocResult.NOT_IN_PLACE, f"{len(failing)} failing: {_listed(failing)}")
+        against = f"; contradicts {_scoped(decisions)}" if decisions else ""
+        return result(RocResult.NOT_IN_PLACE, f"{len(failing)} failing: {_listed(failing)}{against}")
+    if decisions:
+        return result(RocResult.NOT_APPLICABLE, _scoped(decisions), Basis.SCOPED, decided=decisions)
+    if not req.checks:
+        if atts:
+            return result(RocResult.NOT_TESTED, f"{attestation}, awaiting assessor review",
+                          Basis.ATTESTED, atts)
+        return result(RocResult.NOT_TESTED, "no automated check: needs an attestation and assessor review")
+
     errors = [f for f in findings if f.status is Status.ERROR]
     if errors:
         names = sorted({f.check_id for f in errors})
@@ -120,23 +165,32 @@ def _judge(fw_id: str, req: Requirement, findings: list[Finding], atts: list[Att
     if not_run:
         return result(RocResult.NOT_TESTED, f"not run in this scan: {', '.join(not_run)}")
 
-    waived = [f for f in findings if f.status is Status.FAIL]
-    compensating = sorted({compensations.get(f.uid) or f.suppressed_by or "" for f in waived} - {""})
+    note = f"; {req.note}" if req.note else ""
     if not findings:
-        if req.testing == "partial" and atts:
-            return result(RocResult.IN_PLACE, f"checks found no in-scope resource; {attestation}", used=atts)
-        rest = "" if req.testing == "automated" else "; the manual part is not attested"
-        return result(RocResult.NOT_APPLICABLE, f"checks found no in-scope resource{rest}")
-    passed = f"{len(findings) - len(waived)} passed" + (f", {len(waived)} waived" if waived else "")
+        found = f"no in-scope resource found in {ctx.scope}"
+        if atts:
+            return result(RocResult.NOT_TESTED, f"{found}; {attestation}, awaiting assessor review",
+                          Basis.ATTESTED, atts)
+        return result(RocResult.NOT_TESTED, found + note)
+    passed = f"{len(findings) - len(waived_findings)} passed" + (
+        f", {len(waived_findings)} waived" if waived_findings else "")
     if req.testing == "automated":
-        return result(RocResult.IN_PLACE, passed, compensating)
+        return result(RocResult.IN_PLACE, passed)
     if atts:
-        return result(RocResult.IN_PLACE, f"{passed}; {attestation}", compensating, atts)
-    return result(RocResult.NOT_TESTED, f"{passed}; the manual part needs an attestation", compensating)
+        return result(RocResult.NOT_TESTED, f"{passed}{note}; {attestation}, awaiting assessor review",
+                      Basis.ATTESTED, atts)
+    return result(RocResult.NOT_TESTED,
+                  f"{passed}{note}; the part no check covers needs an attestation and assessor review")
 
 
 def _attested(atts: Sequence[Attestation]) -> str:
-    return "attested by " + "; ".join(f"{a.attested_by} (until {a.expires_at[:10]})" for a in atts)
+    return "attested by " + "; ".join(f"{a.attested_by} on {a.created_at[:10]} (until {a.expires_at[:10]})"
+                                      for a in atts)
+
+
+def _scoped(decisions: Sequence[ScopingDecision]) -> str:
+    return "; ".join(f"scoped out by {d.decided_by} on {d.created_at[:10]}: {d.justification}"
+                     + (f" (until {d.expires_at[:10]})" if d.expires_at else "") for d in decisions)
 
 
 def _listed(findings: Sequence[Finding]) -> str:
@@ -168,10 +222,13 @@ def assess_scan(scan: Scan, store: Store, framework_ids: list[str], waivers: lis
     scan.findings = outcome.findings
     scan.waivers = outcome.uses
     attestations = active_attestations(store, _scan_time(scan))
+    decisions = active_decisions(store, _scan_time(scan))
     ran = ran_checks(scan)
+    scope = describe_scope(scan.scope)
     scan.requirement_results = [
         res for fw in frameworks
-        for res in evaluate_requirements(scan.findings, fw, attestations, ran, outcome.compensations)]
+        for res in evaluate_requirements(scan.findings, fw, attestations, ran, outcome.compensations,
+                                         scope=scope, decisions=decisions)]
     scan.catalog_versions.update({fw.id: fw.catalog_version or fw.version for fw in frameworks})
     return outcome.warnings
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from compliance import keys, seal
 from compliance.errors import UsageError
 from compliance.frameworks import load
 from compliance.store import AttestationFileRow, AttestationRow, Store
@@ -64,7 +65,7 @@ def _read_evidence(paths: Sequence[Path]) -> list[tuple[str, bytes]]:
 
 def add_attestation(store: Store, framework_id: str, requirement_id: str, evidence: Sequence[Path],
                     attested_by: str, note: str, expires_at: dt.datetime,
-                    now: dt.datetime | None = None) -> Attestation:
+                    now: dt.datetime | None = None, signer: keys.Signer | None = None) -> Attestation:
     now = now or _now()
     load(framework_id).requirement(requirement_id)
     if not attested_by.strip():
@@ -84,22 +85,39 @@ def add_attestation(store: Store, framework_id: str, requirement_id: str, eviden
     for meta, (_, data) in zip(files, blobs, strict=True):
         stored.setdefault(meta["sha256"], AttestationFileRow(attestation_id=att.id, sha256=meta["sha256"],
                                                              name=meta["name"], content=data))
-    with store.session() as db, db.begin():
-        db.add(AttestationRow(id=att.id, framework=att.framework, requirement_id=att.requirement_id,
-                              attested_by=att.attested_by, note=att.note, created_at=att.created_at,
-                              expires_at=att.expires_at, files=list(files)))
-        db.flush()
-        db.add_all(stored.values())
+    row = AttestationRow(id=att.id, framework=att.framework, requirement_id=att.requirement_id,
+                         attested_by=att.attested_by, note=att.note, created_at=att.created_at,
+                         expires_at=att.expires_at, files=list(files))
+    contents = {digest: data.content for digest, data in stored.items()}
+    store.add_sealed(row, "attestation", att.id, attestation_parts(att, contents), signer,
+                     list(stored.values()))
     return att
 
 
-def list_attestations(store: Store, framework_id: str | None = None) -> list[Attestation]:
+def attestation_parts(att: Attestation, contents: dict[str, bytes]) -> dict:
+    """What an attestation's seal covers: its fields and the SHA-256 of every stored file's bytes."""
+    return {"attestation": {"id": att.id, "framework": att.framework, "requirement_id": att.requirement_id,
+                            "attested_by": att.attested_by, "note": att.note, "created_at": att.created_at,
+                            "expires_at": att.expires_at, "files": list(att.files)},
+            "files": sorted(hashlib.sha256(data).hexdigest() for data in contents.values())}
+
+
+def list_attestations(store: Store, framework_id: str | None = None, *,
+                      trusted: keys.PublicKey | None = None) -> list[Attestation]:
+    """Every stored attestation, each verified against its seal (IntegrityError if one was edited)."""
     query = select(AttestationRow).order_by(AttestationRow.created_at, AttestationRow.id)
     if framework_id:
         query = query.where(AttestationRow.framework == framework_id)
     with store.session() as db:
-        return [Attestation(r.id, r.framework, r.requirement_id, r.attested_by, r.note, r.created_at,
-                            r.expires_at, tuple(r.files)) for r in db.scalars(query)]
+        found = [Attestation(r.id, r.framework, r.requirement_id, r.attested_by, r.note, r.created_at,
+                             r.expires_at, tuple(r.files)) for r in db.scalars(query)]
+    if found:
+        trusted = trusted or seal.trusted_key()
+    for att in found:
+        contents = {k: v for k, (_, v) in attestation_files(store, att.id).items()}
+        store.verify("attestation", att.id, attestation_parts(att, contents),
+                     f"attestation {att.id} ({att.requirement_id}, by {att.attested_by})", trusted)
+    return found
 
 
 def active_attestations(store: Store, at: dt.datetime | None = None) -> list[Attestation]:

@@ -26,6 +26,8 @@ class Requirement:
     title: str
     testing: str
     checks: tuple[str, ...] = ()
+    note: str = ""
+    """For a partial requirement: which part the checks show and which they do not (one line)."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ def parse_catalog(data: Any, source: str = "catalog") -> Framework:
             Requirement(
                 id=str(r["id"]), principal=str(r["principal"]), title=str(r["title"]),
                 testing=r.get("testing", "manual"), checks=tuple(r.get("checks") or ()),
+                note=str(r.get("note") or ""),
             )
             for r in data["requirements"]
         )

@@ -21,6 +21,19 @@ class RocResult(StrEnum):
     NOT_TESTED = "Not Tested"
 
 
+class Basis(StrEnum):
+    """Who drew a requirement's conclusion: the tool may never conclude more than its basis allows."""
+
+    AUTOMATED = "automated"
+    """The checks alone (In Place only where the catalog marks the requirement fully automated)."""
+    ATTESTED = "attested"
+    """The entity vouches, with files; never In Place until an assessor reviews it."""
+    ASSESSED = "assessed"
+    """A named assessor recorded the conclusion with `comply review`."""
+    SCOPED = "scoped"
+    """A recorded scoping decision (`comply scope not-applicable`)."""
+
+
 @dataclass(frozen=True)
 class RequirementResult:
     framework: str
@@ -31,6 +44,12 @@ class RequirementResult:
     compensating: tuple[str, ...] = ()
     """Waivers' compensating controls (or justifications) that turned failures into In Place."""
     attestation_ids: tuple[str, ...] = ()
+    basis: Basis = Basis.AUTOMATED
+    waived: tuple[str, ...] = ()
+    """The waived findings behind this result, each 'check on resource: waiver text', so a reader of
+    the row sees which failures a waiver covers."""
+    decision_ids: tuple[str, ...] = ()
+    """Ids of the scoping decisions or assessor reviews this result rests on."""
 
 
 @dataclass(frozen=True)

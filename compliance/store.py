@@ -11,12 +11,13 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, DatabaseError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from compliance import keys, seal
 from compliance.collect.record import EvidenceRecord
 from compliance.errors import UsageError
 from compliance.findings import Finding, Severity, Status
 from compliance.migrate import prepare
 from compliance.redact import mask_url, redact
-from compliance.scan import RequirementResult, RocResult, Scan, WaiverUse
+from compliance.scan import Basis, RequirementResult, RocResult, Scan, WaiverUse
 
 
 class Base(DeclarativeBase):
@@ -68,6 +69,10 @@ class RequirementRow(Base):
     check_ids: Mapped[list] = mapped_column(JSON)
     compensating: Mapped[list] = mapped_column(JSON)
     attestation_ids: Mapped[list] = mapped_column(JSON)
+    basis: Mapped[str] = mapped_column(String(16), server_default="automated")
+    """automated | attested | assessed | scoped: who drew the conclusion."""
+    waived: Mapped[list] = mapped_column(JSON, server_default="[]")
+    decision_ids: Mapped[list] = mapped_column(JSON, server_default="[]")
 
 
 class WaiverRow(Base):
@@ -97,6 +102,46 @@ class AttestationFileRow(Base):
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(400))
     content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ScopingDecisionRow(Base):
+    """A recorded decision that a requirement is not applicable, by whom, why and until when."""
+
+    __tablename__ = "scoping_decisions"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    framework: Mapped[str] = mapped_column(String(40), index=True)
+    requirement_id: Mapped[str] = mapped_column(String(40), index=True)
+    justification: Mapped[str] = mapped_column(Text)
+    decided_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[str] = mapped_column(String(40))
+    expires_at: Mapped[str] = mapped_column(String(40))
+    """'' when the decision has no end date."""
+
+
+class ReviewRow(Base):
+    """An assessor's conclusion on one requirement of one stored scan."""
+
+    __tablename__ = "reviews"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    scan_id: Mapped[str] = mapped_column(String(32), index=True)
+    framework: Mapped[str] = mapped_column(String(40))
+    requirement_id: Mapped[str] = mapped_column(String(40))
+    result: Mapped[str] = mapped_column(String(20))
+    assessor: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[str] = mapped_column(String(40))
+    signature: Mapped[dict | None] = mapped_column(JSON)
+    """The assessor's own signature over the review ({algorithm, key_fingerprint, public_key,
+    signature}), when they gave --signing-key."""
+
+
+class SealRow(Base):
+    """The seal of a scan, attestation, scoping decision or review (see compliance.seal)."""
+
+    __tablename__ = "seals"
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    body: Mapped[dict] = mapped_column(JSON)
 
 
 def default_url() -> str:
@@ -184,10 +229,15 @@ class Store:
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
 
-    def save_scan(self, scan: Scan) -> str:
+    def save_scan(self, scan: Scan, signer: keys.Signer | None = None) -> str:
+        """Store the scan and seal it with the signing key, in one transaction."""
+        signer = signer or keys.signer()
+        body = seal.make_seal("scan", scan.id, scan_parts(scan), signer)
         with self.session() as db, db.begin():
             for table in (EvidenceRow, FindingRow, RequirementRow, WaiverRow):
                 db.execute(delete(table).where(table.scan_id == scan.id))
+            db.execute(delete(SealRow).where(SealRow.kind == "scan", SealRow.record_id == scan.id))
+            db.add(SealRow(kind="scan", record_id=scan.id, body=body))
             db.execute(delete(ScanRow).where(ScanRow.id == scan.id))
             db.add(ScanRow(id=scan.id, target=scan.target, started_at=scan.started_at,
                            finished_at=scan.finished_at, tool_version=scan.tool_version, scope=scan.scope,
@@ -199,13 +249,43 @@ class Store:
             db.add_all(RequirementRow(scan_id=scan.id, framework=r.framework, requirement_id=r.requirement_id,
                                       result=r.result.value, detail=r.detail, check_ids=list(r.check_ids),
                                       compensating=list(r.compensating),
-                                      attestation_ids=list(r.attestation_ids))
+                                      attestation_ids=list(r.attestation_ids), basis=r.basis.value,
+                                      waived=list(r.waived), decision_ids=list(r.decision_ids))
                        for r in scan.requirement_results)
             db.add_all(WaiverRow(scan_id=scan.id, position=i, body=_waiver_dict(w))
                        for i, w in enumerate(scan.waivers))
         return scan.id
 
-    def load_scan(self, scan_id: str) -> Scan:
+    def seal_of(self, kind: str, record_id: str) -> dict | None:
+        with self.session() as db:
+            row = db.get(SealRow, (kind, record_id))
+            return row.body if row is not None else None
+
+    def add_sealed(self, row: Base, kind: str, record_id: str, parts: dict[str, Any],
+                   signer: keys.Signer | None = None, extra: list[Base] | None = None) -> None:
+        """Insert a record (and its dependants) with its seal in one transaction."""
+        body = seal.make_seal(kind, record_id, parts, signer or keys.signer())
+        with self.session() as db, db.begin():
+            db.add(row)
+            db.flush()
+            db.add_all(extra or [])
+            db.add(SealRow(kind=kind, record_id=record_id, body=body))
+
+    def verify(self, kind: str, record_id: str, parts: dict[str, Any], label: str,
+               trusted: keys.PublicKey | None = None) -> None:
+        """Refuse (IntegrityError, exit 1) a record whose rows no longer match its seal."""
+        seal.require(self.seal_of(kind, record_id), kind, record_id, parts, trusted or seal.trusted_key(),
+                     label)
+
+    def load_scan(self, scan_id: str, *, trusted: keys.PublicKey | None = None, verify: bool = True) -> Scan:
+        """The stored scan; with verify (the default), refused unless it matches its seal by the
+        trusted key (the configured signing key unless given)."""
+        scan = self._load_scan(scan_id)
+        if verify:
+            self.verify("scan", scan.id, scan_parts(scan), f"scan {scan.id} in {self.url}", trusted)
+        return scan
+
+    def _load_scan(self, scan_id: str) -> Scan:
         with self.session() as db:
             row = db.get(ScanRow, scan_id)
             if row is None:
@@ -220,7 +300,8 @@ class Store:
                                         .order_by(FindingRow.check_id, FindingRow.resource_id))]
             scan.requirement_results = [
                 RequirementResult(r.framework, r.requirement_id, RocResult(r.result), r.detail,
-                                  tuple(r.check_ids), tuple(r.compensating), tuple(r.attestation_ids))
+                                  tuple(r.check_ids), tuple(r.compensating), tuple(r.attestation_ids),
+                                  Basis(r.basis), tuple(r.waived or ()), tuple(r.decision_ids or ()))
                 for r in db.scalars(select(RequirementRow).where(RequirementRow.scan_id == scan_id))]
             scan.waivers = [_waiver(r.body) for r in
                             db.scalars(select(WaiverRow).where(WaiverRow.scan_id == scan_id)
@@ -234,6 +315,32 @@ class Store:
     def latest_scan_id(self) -> str | None:
         scans = self.list_scans()
         return scans[0].id if scans else None
+
+
+def scan_parts(scan: Scan) -> dict[str, Any]:
+    """What a scan's seal covers, in a canonical order that survives a round trip through the store."""
+    return {
+        "scan": {"id": scan.id, "target": scan.target, "started_at": scan.started_at,
+                 "finished_at": scan.finished_at, "tool_version": scan.tool_version,
+                 "catalog_versions": scan.catalog_versions, "options": scan.options},
+        "scope": {"scope": scan.scope, "identity": scan.identity},
+        "findings": sorted((_finding_dict(f) for f in _unique(scan.findings)), key=lambda d: d["uid"]),
+        "evidence_records": sorted((rec.as_dict() for rec in scan.evidence), key=lambda d: str(d.get("id"))),
+        "requirement_results": sorted(
+            ({"framework": r.framework, "requirement_id": r.requirement_id, "result": r.result.value,
+              "detail": r.detail, "check_ids": list(r.check_ids), "compensating": list(r.compensating),
+              "attestation_ids": list(r.attestation_ids), "basis": r.basis.value, "waived": list(r.waived),
+              "decision_ids": list(r.decision_ids)} for r in scan.requirement_results),
+            key=lambda d: (d["framework"], d["requirement_id"])),
+        "waivers": [_waiver_dict(w) for w in scan.waivers],
+    }
+
+
+def _finding_dict(f: Finding) -> dict[str, Any]:
+    return {"uid": f.uid, "check_id": f.check_id, "resource_id": f.resource_id,
+            "resource_type": f.resource_type, "region": f.region, "status": f.status.value,
+            "severity": int(f.severity), "reason": f.reason, "evidence_ids": list(f.evidence_ids),
+            "suppressed_by": f.suppressed_by}
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:
@@ -267,4 +374,5 @@ def _waiver(body: dict[str, Any]) -> WaiverUse:
     return WaiverUse(**{**body, "matched": tuple(body.get("matched", ()))})
 
 
-__all__ = ["AttestationFileRow", "AttestationRow", "Store", "default_url"]
+__all__ = ["AttestationFileRow", "AttestationRow", "ReviewRow", "ScopingDecisionRow", "SealRow", "Store",
+           "default_url", "scan_parts"]

@@ -9,13 +9,14 @@ from pathlib import Path
 
 from compliance import evidence, keys
 from compliance.errors import UsageError
-from compliance.scan import Scan
+from compliance.scan import RequirementResult, Scan
 from compliance.store import Store
 
 FORMATS = ("ocsf", "csv", "sarif", "junit", "html", "pdf", "evidence")
 FILE_NAMES = {"ocsf": "findings.ocsf.json", "csv": "findings.csv", "sarif": "results.sarif",
               "junit": "junit.xml", "html": "report.html", "pdf": "report.pdf", "evidence": "evidence.zip"}
 REQUIREMENT_RESULTS = "requirement-results.json"
+REQUIREMENT_RESULTS_CSV = "requirement-results.csv"
 
 
 def parse_formats(text: str) -> list[str]:
@@ -56,6 +57,7 @@ def write_reports(scan: Scan, formats: Collection[str], out_dir: Path, *, signin
 
     wanted = parse_formats(",".join(formats))
     key = keys.signing_key(signing_key) if "evidence" in wanted else None
+    fingerprint = keys.fingerprint(key.public_key()) if key is not None else None
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -68,17 +70,36 @@ def write_reports(scan: Scan, formats: Collection[str], out_dir: Path, *, signin
     for fmt in wanted:
         if fmt == "evidence":
             continue
-        extra = {"organisation": organisation, "attestations": attestations} if fmt in ("html", "pdf") else {}
+        extra = ({"organisation": organisation, "attestations": attestations,
+                  "signer_fingerprint": fingerprint} if fmt in ("html", "pdf") else {})
         rendered[fmt] = renderers[fmt](view, **extra)
         path = out_dir / FILE_NAMES[fmt]
         path.write_bytes(rendered[fmt])
         written.append(path)
+        if fmt == "csv":
+            path = out_dir / REQUIREMENT_RESULTS_CSV
+            path.write_bytes(requirement_results_csv(scan))
+            written.append(path)
     if key is not None:
         if "ocsf" not in rendered:
             rendered["ocsf"] = renderers["ocsf"](view)
         files = pack_files(scan, rendered, attached_files(store, attestations))
         written.append(evidence.write_pack(out_dir / FILE_NAMES["evidence"], scan, files, key))
     return written
+
+
+def requirement_result_dict(r: RequirementResult) -> dict:
+    """One requirement result as requirement-results.json holds it: the ROC word with its basis."""
+    return {"framework": r.framework, "requirement_id": r.requirement_id, "result": r.result.value,
+            "basis": r.basis.value, "detail": r.detail, "check_ids": list(r.check_ids),
+            "compensating": list(r.compensating), "waived": list(r.waived),
+            "attestation_ids": list(r.attestation_ids), "decision_ids": list(r.decision_ids)}
+
+
+def requirement_results_csv(scan: Scan) -> bytes:
+    from reports.tabular import requirements_csv
+
+    return requirements_csv(scan).encode()
 
 
 def _json_bytes(value: object) -> bytes:
@@ -101,12 +122,11 @@ def pack_files(scan: Scan, rendered: dict[str, bytes],
         while name in files:
             name = name.removesuffix(".json") + "_.json"
         files[name] = _json_bytes(rec.as_dict())
-    results = [{"framework": r.framework, "requirement_id": r.requirement_id, "result": r.result.value,
-                "detail": r.detail, "check_ids": list(r.check_ids), "compensating": list(r.compensating),
-                "attestation_ids": list(r.attestation_ids)} for r in scan.requirement_results]
+    results = [requirement_result_dict(r) for r in scan.requirement_results]
     waivers = [w.__dict__ | {"matched": list(w.matched)} for w in scan.waivers]
     files[REQUIREMENT_RESULTS] = _json_bytes({"scan_id": scan.id, "requirement_results": results,
                                               "waivers": waivers})
+    files[REQUIREMENT_RESULTS_CSV] = requirement_results_csv(scan)
     for key, (name, content) in attachments.items():
         files[f"attestations/{_safe(key.split('/', 1)[0])}/{_safe(name)}"] = content
     return files

@@ -149,6 +149,7 @@ def _requirement_row(view: ScanView, r: RequirementResult, failing: dict[str, li
         "failing": sum(len(failing.get(c, ())) for c in checks), "findings": len(findings),
         "evidence": len({e for f in findings for e in f.evidence_ids}),
         "compensating": list(r.compensating), "attestations": list(r.attestation_ids),
+        "basis": r.basis.value, "waived": list(r.waived),
     }
 
 
@@ -172,7 +173,7 @@ def _errors(view: ScanView, limit: int) -> list[dict]:
 
 
 def build_context(view: ScanView, *, organisation: str | None, attestations: list[Attestation],
-                  pdf: bool) -> dict[str, Any]:
+                  pdf: bool, signer_fingerprint: str | None = None) -> dict[str, Any]:
     scan = view.scan
     limit = PDF_DETAIL_LIMIT if pdf else HTML_DETAIL_LIMIT
     failing = _failing(view)
@@ -183,7 +184,8 @@ def build_context(view: ScanView, *, organisation: str | None, attestations: lis
     checks = failing_checks(view, limit)
     shown = [] if pdf else scan.evidence[:EVIDENCE_LIMIT]
     return {
-        "pdf": pdf, "scan": scan, "organisation": organisation or "(organisation not configured)",
+        "pdf": pdf, "scan": scan, "signer_fingerprint": signer_fingerprint,
+        "organisation": organisation or "(organisation not configured)",
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "scope": {k: v for k, v in scan.scope.items() if v not in (None, "", [], {})},
         "identity": scan.identity, "counts": scan.counts(),
@@ -201,8 +203,10 @@ def build_context(view: ScanView, *, organisation: str | None, attestations: lis
 
 
 def render_html(view: ScanView, *, organisation: str | None = None,
-                attestations: list[Attestation] | None = None, pdf: bool = False) -> str:
+                attestations: list[Attestation] | None = None, pdf: bool = False,
+                signer_fingerprint: str | None = None) -> str:
     if attestations is None:
         attestations = load_attestations(None, view.scan)
-    context = build_context(view, organisation=organisation, attestations=attestations, pdf=pdf)
+    context = build_context(view, organisation=organisation, attestations=attestations, pdf=pdf,
+                            signer_fingerprint=signer_fingerprint)
     return _env.get_template("report.html.j2").render(context)

@@ -12,7 +12,8 @@ from reports.view import ScanView
 
 
 def render_pdf(view: ScanView, *, organisation: str | None = None,
-               attestations: list[Attestation] | None = None) -> bytes:
-    html = render_html(view, organisation=organisation, attestations=attestations, pdf=True)
+               attestations: list[Attestation] | None = None, signer_fingerprint: str | None = None) -> bytes:
+    html = render_html(view, organisation=organisation, attestations=attestations, pdf=True,
+                       signer_fingerprint=signer_fingerprint)
     logging.getLogger("fontTools").setLevel(logging.WARNING)
     return HTML(string=html).write_pdf()

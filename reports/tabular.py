@@ -17,8 +17,9 @@ from urllib.parse import quote
 from xml.etree import ElementTree as ET  # nosec B405 # writes XML, never parses any
 
 from compliance.findings import Finding, Severity, Status
+from compliance.scan import Scan
 from reports.ocsf import epoch_ms
-from reports.view import ScanView, check_meta
+from reports.view import ScanView, check_meta, requirement_sort_key
 
 CSV_COLUMNS = ("scan_id", "finding_uid", "check_id", "check_title", "status", "severity", "resource_id",
                "resource_type", "region", "reason", "requirements", "waived_by", "evidence_ids",
@@ -52,6 +53,25 @@ def to_csv(view: ScanView) -> str:
         row = (view.scan.id, f.uid, f.check_id, meta.title, f.status.value, f.severity.label, f.resource_id,
                f.resource_type, f.region or "", f.reason, ";".join(view.refs(f.check_id)),
                f.suppressed_by or "", ";".join(f.evidence_ids), meta.remediation)
+        writer.writerow([_cell(str(v)) for v in row])
+    return out.getvalue()
+
+
+REQUIREMENT_COLUMNS = ("scan_id", "framework", "requirement_id", "result", "basis", "detail", "check_ids",
+                       "waived", "compensating", "attestation_ids", "decision_ids")
+
+
+def requirements_csv(scan: Scan) -> str:
+    """Every requirement result with its ROC word and its basis (who drew the conclusion)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(REQUIREMENT_COLUMNS)
+    ordered = sorted(scan.requirement_results,
+                     key=lambda r: (r.framework, requirement_sort_key(r.requirement_id)))
+    for r in ordered:
+        row = (scan.id, r.framework, r.requirement_id, r.result.value, r.basis.value, r.detail,
+               ";".join(r.check_ids), ";".join(r.waived), ";".join(r.compensating),
+               ";".join(r.attestation_ids), ";".join(r.decision_ids))
         writer.writerow([_cell(str(v)) for v in row])
     return out.getvalue()
 

@@ -50,8 +50,9 @@ def scanned(deployment, tmp_path_factory):
     return result, out, db
 
 
-def test_scan_reports_every_planted_gap_and_no_false_failure(scanned):
-    result, _, db = scanned
+def test_scan_reports_every_planted_gap_and_no_false_failure(scanned, monkeypatch):
+    result, out, db = scanned
+    monkeypatch.setenv("COMPLY_CONFIG_DIR", str(out / "config"))
     assert result.exit_code == 1, result.output
     stored = Store(db).load_scan(Store(db).latest_scan_id())
     missed, wrong = planted_report(stored)
@@ -76,8 +77,9 @@ def test_findings_file_follows_the_ocsf_contract(scanned):
         assert any(r.split("/", 1)[1].startswith(family) for r in pci), (planted.check_id, pci)
 
 
-def test_a_second_scan_keeps_finding_ids_stable(deployment, scanned, tmp_path):
+def test_a_second_scan_keeps_finding_ids_stable(deployment, scanned, tmp_path, monkeypatch):
     _, out, db = scanned
+    monkeypatch.setenv("COMPLY_CONFIG_DIR", str(out / "config"))
     first = {f["finding_info"]["uid"] for f in json.loads((out / "findings.ocsf.json").read_text())}
     result = scan(deployment, tmp_path, "--db", db, "--fail-on", "critical")
     assert result.exit_code == 1, result.output  # the root account has no MFA: critical
@@ -86,8 +88,9 @@ def test_a_second_scan_keeps_finding_ids_stable(deployment, scanned, tmp_path):
     assert len(Store(db).list_scans()) == 2
 
 
-def test_requirement_results_are_stored_for_every_requirement(scanned):
-    _, _, db = scanned
+def test_requirement_results_are_stored_for_every_requirement(scanned, monkeypatch):
+    _, out, db = scanned
+    monkeypatch.setenv("COMPLY_CONFIG_DIR", str(out / "config"))
     stored = Store(db).load_scan(Store(db).latest_scan_id())
     pci = [r for r in stored.requirement_results if r.framework == "pci-dss-4.0.1"]
     iso = [r for r in stored.requirement_results if r.framework == "iso27001-2022"]

@@ -119,7 +119,7 @@ def _read(zf: zipfile.ZipFile, name: str) -> bytes | None:
     """The member's bytes, or None when the archive's own checks (CRC, compression) fail on it."""
     try:
         return zf.read(name)
-    except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError):
+    except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, NotImplementedError):
         return None
 
 
@@ -156,7 +156,8 @@ def verify_pack(pack: Path, public_key: Path | None = None) -> Verification:
                 result.problems.append(f"{name}: altered")
         result.problems += [f"{n}: added (not in the manifest)" for n in dict.fromkeys(names)
                             if n not in listed and n not in (MANIFEST, SIGNATURE)]
-        if not result.problems and canonical_zip({n: zf.read(n) for n in names}) != pack.read_bytes():
+        rebuilt = canonical_zip({n: _read(zf, n) or b"" for n in names}) if not result.problems else b""
+        if not result.problems and rebuilt != pack.read_bytes():
             result.problems.append("archive structure altered: the zip's bytes differ from the canonical "
                                    "pack of the same files")
     return result

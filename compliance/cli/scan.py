@@ -118,7 +118,7 @@ def prepare_output(
     waivers_path = waivers or default_waivers_path()
     loaded = tuple(load_waivers(waivers_path)) if waivers_path is not None else ()
     if signing_key is not None:
-        keys.load_private(signing_key)
+        keys.signer(signing_key)
     store = Store(db)
     store.check_writable()
     base = load_baseline(baseline, store) if baseline else None
@@ -188,13 +188,13 @@ def failure_lines(scan: Scan, limit: int = 25) -> list[str]:
     return lines
 
 
-def _publish(scan: Scan, output: Output) -> list[Path]:
+def _publish(scan: Scan, output: Output, signer: keys.Signer) -> list[Path]:
     """Render into staging, store the scan, then move the outputs into place all at once."""
     if output.streaming:
         with tempfile.TemporaryDirectory(prefix="comply-stream-") as tmp:
             paths = write_reports(scan, output.formats, Path(tmp), signing_key=output.signing_key,
                                   organisation=output.organisation, store=output.store)
-            output.store.save_scan(scan)
+            output.store.save_scan(scan, signer)
             sys.stdout.buffer.write(paths[0].read_bytes())
             sys.stdout.flush()
         return []
@@ -203,7 +203,7 @@ def _publish(scan: Scan, output: Output) -> list[Path]:
     try:
         write_reports(scan, output.formats, staging, signing_key=output.signing_key,
                       organisation=output.organisation, store=output.store)
-        output.store.save_scan(scan)
+        output.store.save_scan(scan, signer)
         return output.folder.publish(staging, scan.id)
     except BaseException:
         output.folder.discard(staging)
@@ -231,7 +231,8 @@ def finish(scan: Scan, output: Output, console: Console) -> int:
     scan.id = output.scan_id
     waivers = list(output.waivers) or (load_waivers(output.waivers_path) if output.waivers_path else [])
     warnings = assess_scan(scan, output.store, output.frameworks, waivers, dt.date.today())
-    paths = _publish(scan, output)
+    signer = keys.signer(output.signing_key)
+    paths = _publish(scan, output, signer)
     code = exit_code(scan, output.fail_on, output.baseline)
     counts = scan.counts()
     summary = (f"scan {scan.id}: {len(scan.findings)} findings, {counts['PASS']} passed, {counts['FAIL']} "
@@ -251,7 +252,8 @@ def finish(scan: Scan, output: Output, console: Console) -> int:
         for f in gating(scan, output.fail_on, output.baseline):
             console.print(f"new since the baseline: {f.check_id} {f.resource_id}", markup=False,
                           highlight=False, soft_wrap=True)
-    console.print(f"{len(scan.evidence)} evidence records; scan {scan.id} stored in {output.store.url}",
+    console.print(f"{len(scan.evidence)} evidence records; scan {scan.id} stored in {output.store.url}, "
+                  f"sealed and signed by key {keys.fingerprint(signer.public_key())} ({signer.algorithm})",
                   markup=False, highlight=False)
     for path in paths:
         console.print(f"wrote {path}", markup=False, highlight=False)
@@ -314,7 +316,8 @@ WAIVERS = typer.Option(
     None, "--waivers", help="Waivers YAML (default: waivers.yaml in the current directory, if present)."
 )
 SIGNING_KEY = typer.Option(
-    None, "--signing-key", help="Ed25519 private key (PEM) that signs the evidence pack."
+    None, "--signing-key", help="Key that seals the stored scan and signs the evidence pack: a PEM private "
+    "key (Ed25519, ECDSA or RSA) or kms:KEY_ARN (default: $COMPLY_SIGNING_KEY, else your own key)."
 )
 ORGANISATION = typer.Option(
     None, "--organisation", envvar="COMPLY_ORGANISATION", help="Organisation name for the report cover."

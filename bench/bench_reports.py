@@ -26,28 +26,58 @@ STEPS = ("ocsf", "csv", "sarif", "junit", "html", "pdf", "evidence")
 
 def big_scan() -> Scan:
     checks = [f"aws.bench.check_{i:02}" for i in range(FINDINGS // RESOURCES * 10)]
-    evidence = [EvidenceRecord("aws", "s3", "get_bucket_policy", "eu-west-1", {"Bucket": f"b{i}"},
-                               "2026-01-10T09:00:01.000+00:00", Outcome.OK, {"Policy": "{}" * 20},
-                               request_id=f"REQ-{i}") for i in range(RESOURCES)]
+    evidence = [
+        EvidenceRecord(
+            "aws",
+            "s3",
+            "get_bucket_policy",
+            "eu-west-1",
+            {"Bucket": f"b{i}"},
+            "2026-01-10T09:00:01.000+00:00",
+            Outcome.OK,
+            {"Policy": "{}" * 20},
+            request_id=f"REQ-{i}",
+        )
+        for i in range(RESOURCES)
+    ]
     statuses = (Status.PASS, Status.PASS, Status.FAIL, Status.PASS, Status.ERROR)
     findings = []
     for n in range(FINDINGS):
         r = n % RESOURCES
         check = checks[n // RESOURCES * 10 + r % 10]
-        findings.append(Finding(check, f"arn:aws:s3:::bucket-{r:05}", statuses[n % 5],
-                                f"resource {r} reason for {check}", Severity(1 + n % 5), "AwsS3Bucket",
-                                "eu-west-1", (evidence[r].id,)))
+        findings.append(
+            Finding(
+                check,
+                f"arn:aws:s3:::bucket-{r:05}",
+                statuses[n % 5],
+                f"resource {r} reason for {check}",
+                Severity(1 + n % 5),
+                "AwsS3Bucket",
+                "eu-west-1",
+                (evidence[r].id,),
+            )
+        )
     results = []
     for fw in all_frameworks():
         for i, req in enumerate(fw.requirements):
             mapped = (checks[i % len(checks)],) if i % 3 == 0 else ()
-            roc = (RocResult.NOT_IN_PLACE if mapped else
-                   (RocResult.NOT_TESTED, RocResult.NOT_APPLICABLE, RocResult.IN_PLACE)[i % 3])
+            roc = (
+                RocResult.NOT_IN_PLACE
+                if mapped
+                else (RocResult.NOT_TESTED, RocResult.NOT_APPLICABLE, RocResult.IN_PLACE)[i % 3]
+            )
             results.append(RequirementResult(fw.id, req.id, roc, "bench", mapped))
-    return Scan(target="aws", scope={"account_id": "123456789012", "regions": ["eu-west-1"]},
-                identity={"Arn": "arn:aws:iam::123456789012:user/bench"}, id="bench0001",
-                started_at="2026-01-10T09:00:00.000+00:00", finished_at="2026-01-10T09:01:00.000+00:00",
-                evidence=evidence, findings=findings, requirement_results=results)
+    return Scan(
+        target="aws",
+        scope={"account_id": "123456789012", "regions": ["eu-west-1"]},
+        identity={"Arn": "arn:aws:iam::123456789012:user/bench"},
+        id="bench0001",
+        started_at="2026-01-10T09:00:00.000+00:00",
+        finished_at="2026-01-10T09:01:00.000+00:00",
+        evidence=evidence,
+        findings=findings,
+        requirement_results=results,
+    )
 
 
 def _step(url: str, fmt: str, out: str, queue: multiprocessing.Queue) -> None:
@@ -78,16 +108,19 @@ def run() -> None:
         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         start = time.perf_counter()
         Store(url).save_scan(big_scan())
-        print(f"reports: stored a scan of {FINDINGS} findings over {RESOURCES} resources "
-              f"in {time.perf_counter() - start:.1f} s")
+        print(
+            f"reports: stored a scan of {FINDINGS} findings over {RESOURCES} resources "
+            f"in {time.perf_counter() - start:.1f} s"
+        )
         for fmt in STEPS:
             queue = spawn.Queue()
             proc = spawn.Process(target=_step, args=(url, fmt, tmp, queue))
             proc.start()
             elapsed, peak_mb, size = queue.get()
             proc.join()
-            print(f"reports: {fmt:9} {elapsed:6.2f} s  peak RSS {peak_mb:6.0f} MB  "
-                  f"output {size / 1e6:6.2f} MB")
+            print(
+                f"reports: {fmt:9} {elapsed:6.2f} s  peak RSS {peak_mb:6.0f} MB  output {size / 1e6:6.2f} MB"
+            )
 
 
 if __name__ == "__main__":

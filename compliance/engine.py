@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from compliance.collect.record import utcnow
 from compliance.scan import Scan
@@ -41,10 +42,17 @@ def run_scan(targets: Sequence[Target], *, select: Selection | None = None,
         checks = selected_checks(target.name, select)
         ran.extend(c.id for c in checks)
         scan.evidence.extend(part.evidence)
-        scan.findings.extend(run_checks(checks, target.inventory(part)))
+        for inventory in _inventories(target, part):
+            scan.findings.extend(run_checks(checks, inventory))
     scan.options["checks"] = ran
     scan.finished_at = utcnow()
     return scan
+
+
+def _inventories(target: Target, part: Collected) -> list[Any]:
+    """A target that covers several units (an organisation's accounts) gives one inventory for each."""
+    several = getattr(target, "inventories", None)
+    return list(several(part)) if several is not None else [target.inventory(part)]
 
 
 def _for_target(progress: ScanProgress, name: str) -> Callable[[int, int], None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -98,3 +99,20 @@ class Scan:
 
     def evidence_by_id(self) -> dict[str, EvidenceRecord]:
         return {rec.id: rec for rec in self.evidence}
+
+
+def finding_account(finding: Finding, evidence: Mapping[str, EvidenceRecord],
+                    default: str | None = None) -> str | None:
+    """The cloud account a finding is about: its ARN's, else its evidence's, else the scan's one account.
+
+    S3 ARNs carry no account, so in an organisation scan the evidence a finding relied on says whose
+    bucket it is.
+    """
+    parts = finding.resource_id.split(":")
+    if len(parts) > 5 and parts[0] == "arn" and parts[4]:
+        return parts[4]
+    for evidence_id in finding.evidence_ids:
+        record = evidence.get(evidence_id)
+        if record is not None and record.account:
+            return record.account
+    return default

@@ -15,7 +15,7 @@ from typing import Any
 
 from compliance.collect.record import EvidenceRecord
 from compliance.findings import Finding, Status
-from compliance.scan import Scan
+from compliance.scan import Scan, finding_account
 from reports.view import ScanView, check_meta
 
 OCSF_VERSION = "1.3.0"
@@ -44,33 +44,47 @@ def epoch_ms(timestamp: str | None) -> int:
     return int(value.timestamp() * 1000)
 
 
-def _account(account: str) -> dict[str, Any]:
+def _account_object(account: str) -> dict[str, Any]:
     return {"uid": account, "name": account, "type": "AWS Account", "type_id": 10}
 
 
-def _cloud(scan: Scan, finding: Finding) -> dict[str, Any] | None:
-    if scan.target != "aws":
+def _is_aws(finding: Finding) -> bool:
+    return finding.check_id.startswith("aws.")
+
+
+def _aws_part(scan: Scan, part: dict[str, Any]) -> dict[str, Any]:
+    """A scan of several targets keys its scope and identity by target name."""
+    return part.get("aws", {}) if "+" in scan.target else part
+
+
+def _account(scan: Scan, finding: Finding, evidence: dict[str, EvidenceRecord]) -> str | None:
+    default = _aws_part(scan, scan.scope).get("account_id") or _aws_part(scan, scan.identity).get("Account")
+    return finding_account(finding, evidence, default)
+
+
+def _cloud(scan: Scan, finding: Finding, evidence: dict[str, EvidenceRecord]) -> dict[str, Any] | None:
+    if not _is_aws(finding):
         return None
-    account = scan.scope.get("account_id") or scan.identity.get("Account")
-    regions = scan.scope.get("regions") or []
+    account = _account(scan, finding, evidence)
+    regions = _aws_part(scan, scan.scope).get("regions") or []
     cloud: dict[str, Any] = {"provider": "AWS"}
     if account:
-        cloud["account"] = _account(str(account))
+        cloud["account"] = _account_object(str(account))
     if region := finding.region or (regions[0] if regions else None):
         cloud["region"] = region
     return cloud
 
 
-def _resource(scan: Scan, finding: Finding) -> dict[str, Any]:
+def _resource(scan: Scan, finding: Finding, evidence: dict[str, EvidenceRecord]) -> dict[str, Any]:
     resource: dict[str, Any] = {"uid": finding.resource_id}
     if finding.resource_type:
         resource["type"] = finding.resource_type
     if finding.region:
         resource["region"] = finding.region
-    if scan.target == "aws":
+    if _is_aws(finding):
         resource["cloud_partition"] = _partition(finding.resource_id)
-        if account := scan.scope.get("account_id") or scan.identity.get("Account"):
-            resource["account"] = _account(str(account))
+        if account := _account(scan, finding, evidence):
+            resource["account"] = _account_object(str(account))
     return resource
 
 
@@ -138,7 +152,7 @@ def finding_to_ocsf(view: ScanView, finding: Finding, evidence: dict[str, Eviden
             "created_time": created, "types": ["Compliance"],
         },
         "compliance": compliance,
-        "resources": [_resource(scan, finding)],
+        "resources": [_resource(scan, finding, evidence)],
         "remediation": {"desc": meta.remediation or "No remediation recorded for this check."},
         "unmapped": {"scan_id": scan.id, "evidence_ids": list(finding.evidence_ids)},
     }
@@ -146,7 +160,7 @@ def finding_to_ocsf(view: ScanView, finding: Finding, evidence: dict[str, Eviden
         event["status_detail"] = finding.suppressed_by
     if records := [evidence[e] for e in finding.evidence_ids if e in evidence]:
         event["evidences"] = [_evidence(r) for r in records]
-    if cloud := _cloud(scan, finding):
+    if cloud := _cloud(scan, finding, evidence):
         event["cloud"] = cloud
     return event
 

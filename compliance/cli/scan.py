@@ -226,6 +226,14 @@ def _reason(code: int, scan: Scan, output: Output) -> str:
     return f"nothing failed at or above {threshold}{outside}"
 
 
+def unreached_lines(scan: Scan) -> list[str]:
+    """Accounts of an organisation scan that could not be entered: their checks all say ERROR."""
+    several = "+" in scan.target
+    scopes = [s for s in scan.scope.values() if isinstance(s, dict)] if several else [scan.scope]
+    return [f"account {a['id']} ({a.get('name') or 'unnamed'}) was not reached: {a.get('reason')}"
+            for scope in scopes for a in scope.get("accounts", []) if not a.get("reached", True)]
+
+
 def finish(scan: Scan, output: Output, console: Console) -> int:
     """Assess, store, render and summarise a collected scan; returns the exit code."""
     scan.id = output.scan_id
@@ -246,7 +254,7 @@ def finish(scan: Scan, output: Output, console: Console) -> int:
         console.print(principal_summary_table(results, load(framework_id)))
     for line in failure_lines(scan):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
-    for warning in warnings:
+    for warning in [*unreached_lines(scan), *warnings]:
         console.print(f"warning: {warning}", style="yellow", markup=False)
     if output.baseline is not None:
         for f in gating(scan, output.fail_on, output.baseline):
@@ -442,7 +450,9 @@ def scan_command(name: str) -> Callable[[TargetBuilder], TargetBuilder]:
 def scan_aws_command(
     profile: str | None = typer.Option(None, "--profile", help="AWS profile to use."),
     role_arn: str | None = typer.Option(None, "--role-arn", help="Role to assume before scanning."),
-    external_id: str | None = typer.Option(None, "--external-id", help="External id for --role-arn."),
+    external_id: str | None = typer.Option(
+        None, "--external-id", help="External id for --role-arn (and for --member-role with --organization)."
+    ),
     region: list[str] | None = typer.Option(
         None, "--region", help="Region to scan (repeatable; default: every region enabled for the account)."
     ),
@@ -454,27 +464,61 @@ def scan_aws_command(
     ecr_min_severity: str = typer.Option(
         "high", "--ecr-min-severity", help="Image findings at or above this severity fail the ECR check."
     ),
-    workers: int = typer.Option(16, "--workers", min=1, max=64, help="Concurrent API calls."),
+    workers: int = typer.Option(
+        16, "--workers", min=1, max=64, help="Concurrent API calls (per account with --organization)."
+    ),
+    organization: bool = typer.Option(
+        False,
+        "--organization",
+        help="Scan every active account of the AWS Organization, from its management account "
+        "(or a delegated administrator), through --member-role in each.",
+    ),
+    member_role: str = typer.Option(
+        "OrganizationAccountAccessRole", "--member-role", help="Role name assumed in each member account."
+    ),
+    accounts: str | None = typer.Option(
+        None, "--accounts", help="With --organization: only these account ids (comma-separated)."
+    ),
+    exclude_accounts: str | None = typer.Option(
+        None, "--exclude-accounts", help="With --organization: skip these account ids (comma-separated)."
+    ),
+    account_workers: int = typer.Option(
+        8, "--account-workers", min=1, max=64, help="With --organization: accounts collected at once."
+    ),
 ) -> Target:
-    """Scan an AWS account (or an emulator of one) and map the results to PCI DSS and ISO 27001."""
-    from compliance.targets.aws import AwsTarget
+    """Scan an AWS account or organisation (or an emulator) and map the results to PCI DSS and ISO 27001."""
+    from compliance.targets.aws import AwsOrganizationTarget, AwsTarget
 
-    if external_id and not role_arn:
-        raise UsageError("--external-id needs --role-arn: the external id is passed when assuming that role")
-
+    if external_id and not (role_arn or organization):
+        raise UsageError("--external-id needs --role-arn or --organization: it is passed when assuming roles")
     try:
         ecr_threshold = Severity.parse(ecr_min_severity)
     except ValueError as exc:
         raise UsageError(f"--ecr-min-severity: {exc}") from None
-    return AwsTarget(
-        profile=profile,
-        role_arn=role_arn,
-        external_id=external_id,
-        regions=list(region or []),
-        endpoint_url=endpoint_url,
-        ecr_min_severity=ecr_threshold,
-        workers=workers,
+    common = {
+        "profile": profile,
+        "role_arn": role_arn,
+        "external_id": external_id,
+        "regions": list(region or []),
+        "endpoint_url": endpoint_url,
+        "ecr_min_severity": ecr_threshold,
+        "workers": workers,
+    }
+    if not organization:
+        if accounts or exclude_accounts:
+            raise UsageError("--accounts and --exclude-accounts need --organization")
+        return AwsTarget(**common)
+    return AwsOrganizationTarget(
+        **common,
+        member_role=member_role,
+        accounts=_id_list(accounts),
+        exclude_accounts=_id_list(exclude_accounts),
+        account_workers=account_workers,
     )
+
+
+def _id_list(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
 def register(app: typer.Typer) -> None:

@@ -45,9 +45,11 @@ def utcnow() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
-def record_id(source: str, service: str, operation: str, scope: str | None, params: dict) -> str:
+def record_id(source: str, service: str, operation: str, scope: str | None, params: dict,
+              account: str | None = None) -> str:
     digest = hashlib.sha256(canonical_json(params).encode()).hexdigest()[:10]
-    return f"{source}:{service}.{operation}@{scope or 'global'}#{digest}"
+    where = f"{account}:" if account else ""
+    return f"{source}:{where}{service}.{operation}@{scope or 'global'}#{digest}"
 
 
 @dataclass(frozen=True)
@@ -65,11 +67,13 @@ class EvidenceRecord:
     error_message: str | None = None
     id: str = field(default="")
     sha256: str = field(default="")
+    account: str | None = None
+    """The cloud account answered for, when a scan covers several (an organisation); part of the id."""
 
     def __post_init__(self) -> None:
         if not self.id:
             object.__setattr__(self, "id", record_id(self.source, self.service, self.operation,
-                                                     self.scope, self.params))
+                                                     self.scope, self.params, self.account))
         if not self.sha256:
             body = self.response if self.outcome is not Outcome.ERROR else {
                 "error_code": self.error_code, "error_message": self.error_message}
@@ -90,6 +94,7 @@ class EvidenceRecord:
             "scope": self.scope, "params": self.params, "collected_at": self.collected_at,
             "outcome": str(self.outcome), "request_id": self.request_id, "error_code": self.error_code,
             "error_message": self.error_message, "sha256": self.sha256, "response": self.response,
+            **({"account": self.account} if self.account else {}),
         }
 
     @classmethod
@@ -100,4 +105,5 @@ class EvidenceRecord:
             outcome=Outcome(data["outcome"]), response=data.get("response"),
             request_id=data.get("request_id"), error_code=data.get("error_code"),
             error_message=data.get("error_message"), id=data.get("id", ""), sha256=data.get("sha256", ""),
+            account=data.get("account"),
         )

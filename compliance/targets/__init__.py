@@ -40,4 +40,8 @@ class Target(Protocol):
         """Every call the checks need, each answer (or error) an evidence record."""
 
     def inventory(self, collected: Collected) -> Any:
-        """The evidence indexed for this target's checks: pure, no I/O."""
+        """The evidence indexed for this target's checks: pure, no I/O.
+
+        A target that covers several separate units (an organisation's accounts) may also define
+        `inventories(collected) -> list`, one per unit; the engine then runs every check over each.
+        """

@@ -1,7 +1,9 @@
-"""The AWS target: one account (or an emulator of one), assessed through the declared collection."""
+"""The AWS targets: one account (or an emulator of one) or a whole organisation, by declared collection."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -50,3 +52,117 @@ class AwsTarget:
 
         return AwsInventory(collected.scope["account_id"], collected.scope["regions"], collected.evidence,
                             options=collected.options)
+
+
+class _Tally:
+    """Calls done and known across accounts collected at once, reported as one figure."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+        self.counts: dict[str, tuple[int, int]] = {}
+        self.lock = threading.Lock()
+
+    def for_account(self, account_id: str) -> Progress:
+        def report(done: int, total: int) -> None:
+            with self.lock:
+                self.counts[account_id] = (done, total)
+                if self.progress is not None:
+                    self.progress(sum(d for d, _ in self.counts.values()),
+                                  sum(t for _, t in self.counts.values()))
+
+        return report
+
+
+@dataclass
+class AwsOrganizationTarget:
+    """Every active account of an AWS Organization, entered through a role each member trusts.
+
+    Accounts are collected concurrently (`account_workers` at a time), each with its own bounded pool
+    of `workers` calls, since AWS throttles per account and region: one slow or throttled account
+    holds up only its own calls. The management account is scanned with the scan's own credentials.
+    """
+
+    name: ClassVar[str] = "aws"
+
+    profile: str | None = None
+    role_arn: str | None = None
+    external_id: str | None = None
+    regions: list[str] = field(default_factory=list)
+    endpoint_url: str | None = None
+    ecr_min_severity: Severity = Severity.HIGH
+    workers: int = 8
+    max_attempts: int = 8
+    member_role: str = "OrganizationAccountAccessRole"
+    accounts: list[str] = field(default_factory=list)
+    exclude_accounts: list[str] = field(default_factory=list)
+    account_workers: int = 8
+    timeout: float | None = None
+    _management: Any = field(default=None, init=False, repr=False)
+    _members: list[Any] = field(default_factory=list, init=False, repr=False)
+    _listing: Any = field(default=None, init=False, repr=False)
+
+    def connect(self) -> None:
+        from compliance.collect.aws.organization import choose, list_members
+        from compliance.collect.aws.session import connect
+
+        self._management = connect(profile=self.profile, role_arn=self.role_arn,
+                                   external_id=self.external_id if self.role_arn else None,
+                                   regions=self.regions or None, endpoint_url=self.endpoint_url,
+                                   timeout=self.timeout)
+        members, self._listing = list_members(self._management)
+        self._members = choose(members, self.accounts, self.exclude_accounts)
+
+    def collect(self, progress: Progress | None = None) -> Collected:
+        if self._management is None:
+            self.connect()
+        tally = _Tally(progress)
+        with ThreadPoolExecutor(max_workers=self.account_workers, thread_name_prefix="account") as pool:
+            results = list(pool.map(lambda m: self._collect_account(m, tally.for_account(m.id)),
+                                    self._members))
+        management = self._management
+        evidence = [self._listing, *(r for records, _ in results for r in records)]
+        scope = {
+            "organization": True,
+            "management_account": management.account_id,
+            "member_role": self.member_role,
+            "accounts": [status for _, status in results],
+            "regions": management.regions,
+            "endpoint_url": management.endpoint_url,
+            "profile": self.profile,
+            "role_arn": self.role_arn,
+        }
+        if self.accounts or self.exclude_accounts:
+            scope["selection"] = {"accounts": self.accounts, "exclude_accounts": self.exclude_accounts}
+        return Collected(scope, management.identity, sorted(evidence, key=lambda r: r.id),
+                         {"ecr_min_severity": self.ecr_min_severity.name})
+
+    def _collect_account(self, member: Any, progress: Progress) -> tuple[list[Any], dict[str, Any]]:
+        from compliance.collect.aws.collector import collect
+        from compliance.collect.aws.organization import enter, tag, unreachable
+        from compliance.collect.aws.spec import AWS_SPEC
+
+        management = self._management
+        status = {"id": member.id, "name": member.name, "reached": True}
+        account = management
+        if member.id != management.account_id:
+            account, refusal = enter(management, member, self.member_role, self.external_id)
+            if account is None:
+                status.update(reached=False, reason=refusal.error_message)
+                return unreachable(management, member, refusal, AWS_SPEC), status
+        records = collect(account, AWS_SPEC, workers=self.workers, max_attempts=self.max_attempts,
+                          progress=progress, timeout=self.timeout)
+        return tag(records, member.id), status
+
+    def inventory(self, collected: Collected) -> Any:
+        return self.inventories(collected)[0]
+
+    def inventories(self, collected: Collected) -> list[Any]:
+        """One inventory per account: every check runs over each account's evidence alone."""
+        from controls.aws.inventory import AwsInventory
+
+        by_account: dict[str, list[Any]] = {a["id"]: [] for a in collected.scope["accounts"]}
+        for record in collected.evidence:
+            if record.account in by_account:
+                by_account[record.account].append(record)
+        return [AwsInventory(account_id, collected.scope["regions"], records, options=collected.options)
+                for account_id, records in by_account.items()]

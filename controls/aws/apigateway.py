@@ -25,7 +25,7 @@ def _is_private(api: dict) -> bool:
 def waf_attached(inv: AwsInventory) -> Iterator[Verdict]:
     apis, failures = inv.listing("apigateway", "get_rest_apis", "items")
     yield from listing_errors(inv, failures, "apigateway", "/restapis/*",
-                              arn=lambda region: f"arn:aws:apigateway:{region}::/restapis/*")
+                              arn=lambda region: f"arn:aws:apigateway:{region}:{inv.account_id}:/restapis/*")
     for api in (a for a in apis if not _is_private(a)):
         api_arn = f"arn:aws:apigateway:{api.region}::/restapis/{api['id']}"
         label = f"REST API {api.get('name', api['id'])}"

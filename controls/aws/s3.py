@@ -7,7 +7,7 @@ from typing import Any
 
 from compliance.collect.record import Outcome
 from compliance.findings import Severity
-from controls.aws.inventory import AwsInventory
+from controls.aws.inventory import GLOBAL, AwsInventory
 from controls.aws.verdicts import listing_errors, unusable
 from controls.registry import Verdict, check, errored, failed, passed
 
@@ -52,7 +52,7 @@ def default_algorithm(response: dict[str, Any]) -> str | None:
        SSEAlgorithm aws:kms.""")
 def bucket_encrypted(inv: AwsInventory) -> Iterator[Verdict]:
     buckets, failures = inv.global_listing("s3", "list_buckets", "Buckets")
-    yield from listing_errors(inv, failures, "s3", "buckets", arn=lambda _: bucket_arn("*"))
+    yield from listing_errors(inv, failures, "s3", "buckets", arn=lambda _: inv.arn("s3", GLOBAL, "*"))
     for bucket in buckets:
         name = bucket["Name"]
         arn, region = bucket_arn(name), bucket.get("BucketRegion")

@@ -81,3 +81,11 @@ def test_credentials_the_account_rejects_are_one_line(monkeypatch):
     assert "\n" not in str(err.value)
     with pytest.raises(UsageError, match="AWS rejected the credentials: InvalidClientTokenId"):
         connect(regions=["us-east-1"])
+
+
+def test_an_account_that_is_not_in_an_organisation_is_told_so():
+    from compliance.engine import run_scan
+    from compliance.targets.aws import AwsOrganizationTarget
+
+    with mock_aws(), pytest.raises(UsageError, match=r"lists no account|cannot list the organisation"):
+        run_scan([AwsOrganizationTarget(regions=["us-east-1"])])

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from compliance.findings import Status
-from tests.controls.builders import REGION, broken, by_resource, inventory, ok, only, run
+from tests.controls.builders import ACCOUNT, REGION, broken, by_resource, inventory, ok, only, run
 
 WAF = "aws.apigateway.waf_attached"
 STAGE = f"arn:aws:apigateway:{REGION}::/restapis/a1/stages/prod"
@@ -57,4 +57,4 @@ def test_stages_unknown_is_an_error_on_the_api():
 def test_listing_failure_is_an_error():
     finding = only(WAF, inventory(broken("apigateway", "get_rest_apis")))
     assert finding.status is Status.ERROR
-    assert finding.resource_id == f"arn:aws:apigateway:{REGION}::/restapis/*"
+    assert finding.resource_id == f"arn:aws:apigateway:{REGION}:{ACCOUNT}:/restapis/*"

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from compliance.findings import Status
-from tests.controls.builders import absent, broken, by_resource, inventory, ok, only, run
+from tests.controls.builders import ACCOUNT, absent, broken, by_resource, inventory, ok, only, run
 
 ENC = "aws.s3.bucket_encrypted"
 
@@ -87,6 +87,6 @@ def test_unreadable_records_are_errors():
 def test_listing_failure_is_one_account_error():
     finding = only(ENC, inventory(broken("s3", "list_buckets", region=None)))
     assert finding.status is Status.ERROR
-    assert finding.resource_id == "arn:aws:s3:::*"
+    assert finding.resource_id == f"arn:aws:s3::{ACCOUNT}:*"  # one per account in an organisation scan
     assert finding.region is None
     assert "the account" in finding.reason

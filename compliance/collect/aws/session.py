@@ -6,12 +6,14 @@ unknown region, an endpoint that does not answer) is a `UsageError`: one line, e
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -48,6 +50,24 @@ class AwsAccount:
     def home_region(self) -> str:
         """Where global services (IAM, S3 listings, STS) are called."""
         return HOME_REGION if HOME_REGION in self.regions or not self.regions else self.regions[0]
+
+
+@functools.cache
+def _shared_loader() -> Any:
+    from botocore.loaders import create_loader
+
+    return create_loader()
+
+
+def new_session(**kwargs: Any) -> boto3.Session:
+    """A boto3 session that shares one loader of API models with every other session in the process.
+
+    Each session otherwise parses its own copy of every service model (about 45 MB for the services a
+    scan calls), so an organisation scan would hold one copy per account.
+    """
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _shared_loader())
+    return boto3.Session(botocore_session=core, **kwargs)
 
 
 def client_config(max_attempts: int = 8, pool: int = 16, timeout: float | None = None) -> Config:
@@ -113,7 +133,7 @@ def _assume(session: boto3.Session, role_arn: str, external_id: str | None,
     except ClientError as exc:
         err = exc.response.get("Error", {})
         raise UsageError(f"cannot assume {role_arn}: {err.get('Code')}: {err.get('Message')}") from None
-    return boto3.Session(aws_access_key_id=creds["AccessKeyId"],
+    return new_session(aws_access_key_id=creds["AccessKeyId"],
                          aws_secret_access_key=creds["SecretAccessKey"],
                          aws_session_token=creds["SessionToken"], region_name=session.region_name)
 
@@ -146,7 +166,8 @@ def connect(*, profile: str | None = None, role_arn: str | None = None, external
     if role_arn and not ROLE_ARN.match(role_arn):
         raise UsageError(f"malformed role ARN {role_arn!r}: {ROLE_ARN_HELP}")
     try:
-        session = boto3.Session(profile_name=profile)
+        session = new_session(profile_name=profile)
+        session._session.get_scoped_config()  # a missing profile is reported here, not at the first call
     except ProfileNotFound:
         raise UsageError(f"AWS profile {profile!r} not found in the AWS config files") from None
     if external_id and not role_arn:
@@ -157,7 +178,7 @@ def connect(*, profile: str | None = None, role_arn: str | None = None, external
         if unknown:
             raise UsageError(f"unknown AWS region {', '.join(unknown)}")
         if not session.region_name or session.region_name not in known:
-            session = boto3.Session(profile_name=profile, region_name=regions[0])
+            session = new_session(profile_name=profile, region_name=regions[0])
     elif session.region_name and session.region_name not in known:
         raise UsageError(f"unknown AWS region {session.region_name!r} from AWS_DEFAULT_REGION or the "
                          "profile: fix it or pass --region")

@@ -24,10 +24,13 @@ def organization():
         yield build(["payments", "ledger", "sandbox"], REGION, open_ssh_in=("ledger",))
 
 
-def _failing_accounts(scan, check_id):
+def _failing_members(scan, organization, check_id):
+    """Member accounts only: moto keeps one state per process, so the management account may hold
+    resources other tests made."""
     evidence = scan.evidence_by_id()
+    members = set(organization.members.values())
     return {finding_account(f, evidence) for f in scan.findings
-            if f.check_id == check_id and f.status is Status.FAIL}
+            if f.check_id == check_id and f.status is Status.FAIL} & members
 
 
 def test_every_account_is_scanned_and_each_violation_is_found_in_its_own_account(organization):
@@ -36,7 +39,7 @@ def test_every_account_is_scanned_and_each_violation_is_found_in_its_own_account
     listed = {a["id"]: a for a in scan.scope["accounts"]}
     assert set(listed) == {organization.management, *members.values()}
     assert all(a["reached"] for a in listed.values())
-    assert _failing_accounts(scan, SSH) == {members["ledger"]}
+    assert _failing_members(scan, organization, SSH) == {members["ledger"]}
     evidence = scan.evidence_by_id()
     assert {finding_account(f, evidence) for f in scan.findings} == set(listed)
     assert len({f.uid for f in scan.findings}) == len(scan.findings)
@@ -49,10 +52,10 @@ def test_accounts_can_be_chosen_or_excluded(organization):
     members = organization.members
     only = run_scan([AwsOrganizationTarget(regions=[REGION], accounts=[members["payments"]])])
     assert [a["id"] for a in only.scope["accounts"]] == [members["payments"]]
-    assert _failing_accounts(only, SSH) == set()
+    assert _failing_members(only, organization, SSH) == set()
     rest = run_scan([AwsOrganizationTarget(regions=[REGION], exclude_accounts=[members["payments"]])])
     assert members["payments"] not in {a["id"] for a in rest.scope["accounts"]}
-    assert _failing_accounts(rest, SSH) == {members["ledger"]}
+    assert _failing_members(rest, organization, SSH) == {members["ledger"]}
 
 
 @pytest.mark.parametrize(("accounts", "message"), [

@@ -62,6 +62,8 @@ def _start() -> None:
         g.host_tenant = rt.domains.tenant_for(normalise_host(request.host))
     except BadHost as exc:
         raise ApiError(400, "Bad request", str(exc)) from None
+    if "\x00" in request.path or any("\x00" in k + v for k, v in request.args.items(multi=True)):
+        raise ApiError(400, "Bad request", "NUL characters are not accepted in the path or query")
     if request.path.startswith("/v1/"):
         g.principal = _authenticate(rt)
         _throttle(rt, f"client:{g.principal.client_id}")

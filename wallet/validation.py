@@ -10,6 +10,7 @@ from flask import Request
 from wallet.cards import has_card_number
 from wallet.problems import ApiError
 
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
 _SMALL_INT = re.compile(r"[0-9]{1,6}")  # ASCII only: str.isdigit() is true of "²" and "٣" too
 CARD_SECRETS = frozenset({"cvv", "cvc", "cvv2", "cvc2", "cid", "security_code", "pin", "track", "track2"})
 
@@ -23,7 +24,10 @@ def json_body(
 ) -> dict[str, Any]:
     if not request.is_json:
         raise ApiError(415, "Unsupported media type", "send the body as application/json")
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # nesting deep enough to exhaust the parser's stack: not a body we take
+        raise ApiError(400, "Malformed request", "the body is nested too deeply") from None
     if data is None:
         raise ApiError(400, "Malformed request", "the body is not valid JSON")
     if not isinstance(data, dict):
@@ -33,14 +37,32 @@ def json_body(
         raise invalid("card security codes are never accepted or stored", fields=secrets)
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise invalid(f"unknown field(s): {', '.join(unknown)}", fields=unknown)
+        # Field names are echoed back only when they are plain names: a key may hold anything.
+        named = [k for k in unknown if _FIELD_NAME.fullmatch(k) and not has_card_number(k)]
+        more = len(unknown) - len(named)
+        listed = ", ".join([*named, *([f"{more} more"] if more else [])])
+        raise invalid(f"unknown field(s): {listed}", fields=named)
     missing = sorted(set(fields) - set(data) - optional)
     if missing:
         raise invalid(f"missing field(s): {', '.join(missing)}", fields=missing)
     for name, kind in fields.items():
         if name in data and (not isinstance(data[name], kind) or isinstance(data[name], bool)):
             raise invalid(f"field {name} has the wrong type", fields=[name])
+        if isinstance(data.get(name), str) and not storable(data[name]):
+            raise invalid(f"field {name} holds a NUL or an unpaired surrogate character", fields=[name])
     return data
+
+
+def storable(value: str) -> bool:
+    """Text every database takes: PostgreSQL refuses NUL in text, and no driver encodes a lone
+    surrogate (which JSON's \\ud800 escapes can produce)."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def text(value: str, name: str, max_len: int = 100) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, g, jsonify, request
+from sqlalchemy.exc import IntegrityError
 
 from wallet import audit
 from wallet.api import views
@@ -40,8 +41,16 @@ def create() -> tuple[Response, int]:
         )
         return row
 
-    try:
-        row = run_in_transaction(g.db, work)
-    except DuplicateCard as dup:
-        raise ApiError(409, "Conflict", "this card is already stored", card_id=dup.card_id) from None
+    # Two identical cards stored at once both pass the duplicate lookup; the unique fingerprint (or, on
+    # a tenant's very first card, the fingerprint key's name) stops the second at its insert. Running
+    # the work again then finds the winner's rows and answers 409 like any other duplicate.
+    for attempt in range(3):
+        try:
+            row = run_in_transaction(g.db, work)
+            break
+        except DuplicateCard as dup:
+            raise ApiError(409, "Conflict", "this card is already stored", card_id=dup.card_id) from None
+        except IntegrityError:
+            if attempt == 2:
+                raise
     return jsonify(views.card(row)), 201

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Any
 
 from flask import request
 
 from wallet.validation import invalid, limit_arg
+
+_KEY = re.compile(r"[A-Za-z0-9_]{1,64}", re.ASCII)
 
 
 def encode(key: str | int) -> str:
@@ -19,9 +22,12 @@ def decode(cursor: str | None) -> str | None:
     if cursor is None:
         return None
     try:
-        return base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
+        key = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
     except (ValueError, binascii.Error):
-        raise invalid("cursor is not one this API returned", fields=["cursor"]) from None
+        key = ""
+    if not _KEY.fullmatch(key):  # every cursor this API hands out holds an id such as wal_… or pst_…
+        raise invalid("cursor is not one this API returned", fields=["cursor"])
+    return key
 
 
 def args() -> tuple[int, str | None]:

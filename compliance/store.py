@@ -144,6 +144,47 @@ class SealRow(Base):
     body: Mapped[dict] = mapped_column(JSON)
 
 
+class PlanRow(Base):
+    """A scan planned as shards (compliance.shards): what to scan, where its results go, its state."""
+
+    __tablename__ = "scan_plans"
+    scan_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str] = mapped_column(String(32))
+    request: Mapped[dict] = mapped_column(JSON)
+    """The target's options, as the shards need them to connect and collect."""
+    output: Mapped[dict] = mapped_column(JSON)
+    """The scan's output options, as the finishing step needs them."""
+    scope: Mapped[dict] = mapped_column(JSON)
+    listing: Mapped[dict] = mapped_column(JSON)
+    """The evidence record of the account listing the plan was made from."""
+    state: Mapped[str] = mapped_column(String(16))
+    """planned, finishing or finished: only one process moves it from planned to finishing."""
+    finished_at: Mapped[str | None] = mapped_column(String(40))
+
+
+class ShardRow(Base):
+    """One unit of a planned scan (an account, or an account's region) and its committed result."""
+
+    __tablename__ = "scan_shards"
+    scan_id: Mapped[str] = mapped_column(ForeignKey("scan_plans.scan_id", ondelete="CASCADE"),
+                                         primary_key=True)
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account: Mapped[str] = mapped_column(String(12))
+    name: Mapped[str] = mapped_column(String(200))
+    region: Mapped[str | None] = mapped_column(String(64))
+    """None for the whole account; 'global' for its global services; else one region."""
+    state: Mapped[str] = mapped_column(String(16))
+    """pending, running, done or failed."""
+    attempt: Mapped[int] = mapped_column(Integer)
+    """Raised by every attempt as it starts; only the newest attempt may commit (fencing)."""
+    started_at: Mapped[str | None] = mapped_column(String(40))
+    finished_at: Mapped[str | None] = mapped_column(String(40))
+    reason: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict | None] = mapped_column(JSON)
+    """{reached, reason, evidence: [...], findings: [...] or null when the finishing step evaluates}."""
+
+
 def default_url() -> str:
     if url := os.environ.get("COMPLY_DB"):
         return url

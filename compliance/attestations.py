@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
 from compliance import keys, seal
@@ -109,8 +110,9 @@ def list_attestations(store: Store, framework_id: str | None = None, *,
     if framework_id:
         query = query.where(AttestationRow.framework == framework_id)
     with store.session() as db:
-        found = [Attestation(r.id, r.framework, r.requirement_id, r.attested_by, r.note, r.created_at,
-                             r.expires_at, tuple(r.files)) for r in db.scalars(query)]
+        found = [_checked(Attestation(r.id, r.framework, r.requirement_id, r.attested_by, r.note,
+                                      r.created_at, r.expires_at, tuple(r.files or ())), store)
+                 for r in db.scalars(query)]
     if found:
         trusted = trusted or seal.trusted_key()
     for att in found:
@@ -118,6 +120,27 @@ def list_attestations(store: Store, framework_id: str | None = None, *,
         store.verify("attestation", att.id, attestation_parts(att, contents),
                      f"attestation {att.id} ({att.requirement_id}, by {att.attested_by})", trusted)
     return found
+
+
+class _StoredAttestation(BaseModel):
+    """What a stored attestation row must hold for its state to be computed; anything else is refused."""
+
+    id: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    files: list[dict]
+
+
+def _checked(att: Attestation, store: Store) -> Attestation:
+    try:
+        _StoredAttestation.model_validate({"id": att.id, "created_at": att.created_at,
+                                           "expires_at": att.expires_at, "files": list(att.files)})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(p) for p in error["loc"])
+        raise UsageError(f"attestation {att.id} in {store.url} is malformed: {field}: {error['msg']}; "
+                         "remove or repair that row") from None
+    return att
 
 
 def active_attestations(store: Store, at: dt.datetime | None = None) -> list[Attestation]:

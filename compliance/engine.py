@@ -21,7 +21,7 @@ def selected_checks(target: str, select: Selection | None = None) -> list[Check]
 
 
 def run_scan(targets: Sequence[Target], *, select: Selection | None = None,
-             progress: ScanProgress | None = None) -> Scan:
+             progress: ScanProgress | None = None, connected: Callable[[], None] | None = None) -> Scan:
     """Scan one or several targets into one Scan: one store entry, one report, one evidence pack.
 
     Every target connects before any collects, so a credential or endpoint problem in the last target
@@ -32,6 +32,8 @@ def run_scan(targets: Sequence[Target], *, select: Selection | None = None,
     started = utcnow()
     for target in targets:
         target.connect()
+    if connected is not None:
+        connected()  # e.g. claim the output folder: after every check that can refuse, before collection
     collected: list[tuple[Target, Collected]] = []
     for target in targets:
         report = None if progress is None else _for_target(progress, target.name)

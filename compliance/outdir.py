@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import errno
 import fcntl
 import json
 import os
@@ -56,33 +55,42 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def check_out(out: Path, flag: str = "--out") -> Path:
-    """Refuse an output folder that cannot work, before anything is collected; create it if needed."""
+def check_out(out: Path | str, flag: str = "--out") -> Path:
+    """Refuse an output folder that cannot work, before anything is collected; nothing is created yet."""
     text = str(out)
     if not text.strip():
         raise UsageError(f"{flag} is empty: give a folder (or - to stream one format to stdout)")
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{flag} {out} is a file, not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        reason = "a file is in the way" if exc.errno in (errno.ENOTDIR, errno.EEXIST) else exc.strerror
-        raise UsageError(f"cannot create {flag} {out}: {reason}") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise UsageError(f"{flag} {out} is not writable")
-    return out
+    path = Path(text)
+    too_long = [part for part in path.parts if len(part.encode()) > 255]
+    if too_long or len(text.encode()) > 4000:
+        raise UsageError(f"{flag} {text[:60]}... is too long a path: each name may have 255 bytes")
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{flag} {path} is a file, not a folder")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if existing != path and not existing.is_dir():
+        raise UsageError(f"cannot create {flag} {path}: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{flag} {path} is not writable" if existing == path else
+                         f"cannot create {flag} {path}: {existing} is not writable")
+    return path
 
 
 class OutputFolder:
     """One claimed output folder: stage outputs, then publish them all at once."""
 
-    def __init__(self, path: Path, flag: str = "--out") -> None:
+    def __init__(self, path: Path | str, flag: str = "--out") -> None:
         self.path = check_out(path, flag)
         self.flag = flag
         self._lock: int | None = None
 
     def claim(self, scan_id: str) -> None:
-        """Hold the folder for this scan, or refuse naming the scan that holds it."""
+        """Create the folder if needed and hold it for this scan, or refuse naming the scan holding it."""
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot create {self.flag} {self.path}: {exc.strerror}") from None
         try:
             fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:

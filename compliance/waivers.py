@@ -21,12 +21,14 @@ import datetime as dt
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-import yaml
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, field_validator
 
 from compliance.errors import UsageError
 from compliance.findings import Finding
+from compliance.yamlfile import line_of
+from compliance.yamlfile import load as load_yaml
 
 DEFAULT_FILE = "waivers.yaml"
 REQUIRED = ("check_id", "resource", "justification", "approver")
@@ -69,18 +71,38 @@ def default_waivers_path(directory: Path | None = None) -> Path | None:
     return path if path.is_file() else None
 
 
+class WaiverEntry(BaseModel):
+    """One entry of a waivers file as written: unknown keys, empty values and impossible dates refused."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    check_id: Annotated[str, StringConstraints(min_length=1)]
+    resource: Annotated[str, StringConstraints(min_length=1)]
+    justification: Annotated[str, StringConstraints(min_length=1)]
+    approver: Annotated[str, StringConstraints(min_length=1)]
+    expires: dt.date | None = None
+    compensating_control: str | None = None
+
+    @field_validator("expires", mode="before")
+    @classmethod
+    def _date_only(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return dt.date.fromisoformat(value.strip())
+            except ValueError:
+                pass
+            try:
+                return dt.datetime.fromisoformat(value.strip()).date()
+            except ValueError:
+                raise ValueError(f"must be a date like 2026-06-30, got {value!r}") from None
+        if isinstance(value, dt.datetime):
+            return value.date()
+        return value
+
+
 def load_waivers(path: Path) -> list[Waiver]:
-    try:
-        text = path.read_text("utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot read waivers file {path}: {exc.strerror or exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise UsageError(f"waivers file {path} is not valid YAML{where}") from None
-    return parse_waivers(data, str(path))
+    """Read and check a waivers file: duplicate keys, binary or non-UTF-8 content are refused too."""
+    return parse_waivers(load_yaml(path, "waivers file"), str(path))
 
 
 def parse_waivers(data: Any, source: str) -> list[Waiver]:
@@ -99,29 +121,30 @@ def parse_waivers(data: Any, source: str) -> list[Waiver]:
 def _entry(item: Any, where: str) -> Waiver:
     if not isinstance(item, dict):
         raise UsageError(f"{where}: expected a mapping of {', '.join(REQUIRED + OPTIONAL)}")
-    unknown = sorted(set(item) - set(REQUIRED) - set(OPTIONAL), key=str)
-    if unknown:
-        raise UsageError(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(REQUIRED + OPTIONAL)})")
-    for key in REQUIRED:
-        if not isinstance(item.get(key), str) or not item[key].strip():
-            raise UsageError(f"{where}: {key!r} is required and must be a non-empty string")
-    compensating = item.get("compensating_control")
-    if compensating is not None and not isinstance(compensating, str):
-        raise UsageError(f"{where}: 'compensating_control' must be a string")
-    return Waiver(check_id=item["check_id"].strip(), resource=item["resource"].strip(),
-                  justification=item["justification"].strip(), approver=item["approver"].strip(),
-                  expires=_expiry(item.get("expires"), where), compensating_control=compensating,
-                  source=where)
-
-
-def _expiry(value: Any, where: str) -> dt.date | None:
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
     try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise UsageError(f"{where}: 'expires' must be a date like 2026-06-30, got {value!r}") from None
+        entry = WaiverEntry.model_validate(item)
+    except ValidationError as exc:
+        raise UsageError(f"{where}: {_first_problem(exc, item)}") from None
+    return Waiver(check_id=entry.check_id, resource=entry.resource, justification=entry.justification,
+                  approver=entry.approver, expires=entry.expires,
+                  compensating_control=entry.compensating_control, source=where)
+
+
+def _first_problem(exc: ValidationError, item: dict[Any, Any]) -> str:
+    """pydantic's first complaint in the words of this file's format, with the key's line if known."""
+    error = exc.errors()[0]
+    key = str(error["loc"][0]) if error["loc"] else ""
+    line = line_of(item, key)
+    at = f" (line {line})" if line else ""
+    if error["type"] == "extra_forbidden":
+        return f"unknown key {key!r}{at} (allowed: {', '.join(REQUIRED + OPTIONAL)})"
+    empty = error["type"] in ("string_too_short", "string_type")
+    if error["type"] == "missing" or (key in REQUIRED and empty):
+        return f"{key!r} is required and must be a non-empty string{at}"
+    if key == "expires":
+        message = str(error.get("msg", "")).removeprefix("Value error, ")
+        return f"'expires' {message}{at}" if "a date like" in message else \
+            f"'expires' must be a date like 2026-06-30, got {item.get(key)!r}{at}"
+    if empty:
+        return f"{key!r} must be a string{at}"
+    return f"{key!r}: {error.get('msg')}{at}"

@@ -44,6 +44,14 @@ class _Lines(dict):  # type: ignore[type-arg]
         self.lines = lines
 
 
+# Dates stay text, so the model that reads them names the entry when one is impossible (2026-02-30)
+# instead of PyYAML failing without a line.
+_StrictLoader.yaml_implicit_resolvers = {
+    first: [r for r in resolvers if r[0] != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _construct_map(loader: _StrictLoader, node: yaml.MappingNode):  # type: ignore[no-untyped-def]
     data = _Lines({}, {})
     yield data
@@ -66,7 +74,7 @@ def load(path: Path, what: str) -> Any:
             raise UsageError(f"{what} {path} is a folder, not a file")
         data = path.read_bytes()
     except FileNotFoundError:
-        raise UsageError(f"{what} {path} not found") from None
+        raise UsageError(f"cannot read {what} {path}: no such file") from None
     except OSError as exc:
         raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
     if len(data) > MAX_BYTES:

@@ -44,9 +44,14 @@ EVIDENCE = typer.Option(..., "--evidence", "-e", help="Evidence file (repeatable
 FORMAT = typer.Option(Format.table, "--format", help="table (Rich) or json (plain JSON on stdout).")
 
 
+MAX_VALID_DAYS = 3650
+
+
 def _expiry(now: dt.datetime, valid_days: int | None, expires: str | None) -> dt.datetime:
     if valid_days is not None and expires is not None:
         raise UsageError("give either --valid-days or --expires, not both")
+    if valid_days is not None and not 1 <= valid_days <= MAX_VALID_DAYS:
+        raise UsageError(f"--valid-days must be between 1 and {MAX_VALID_DAYS} (ten years), got {valid_days}")
     if expires is None:
         return now + dt.timedelta(days=365 if valid_days is None else valid_days)
     try:

@@ -12,7 +12,7 @@ from unittest import mock
 import typer
 from rich.console import Console
 
-from compliance.cli.scan import OUT, Output, finish, prepare_output
+from compliance.cli.scan import OUT, Output, claim, finish, prepare_output
 from compliance.demo import CLEAN, DEMO_CREDENTIALS, PLANTED, REGION, moto_server, provision
 from compliance.engine import run_scan
 from compliance.findings import Finding, Status
@@ -84,6 +84,7 @@ def register(app: typer.Typer) -> None:
         output = prepare_output(out, format, "low", db or f"sqlite:///{out.resolve() / 'comply.db'}",
                                 None, None, None, "Demo Payments Ltd")
         output = replace(output, waivers_path=None, waivers=())
+        claim(output)
         try:
             code = run_demo(output, Console())
         finally:

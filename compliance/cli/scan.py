@@ -122,12 +122,15 @@ def prepare_output(
     store = Store(db)
     store.check_writable()
     base = load_baseline(baseline, store) if baseline else None
-    folder = None if out_text == "-" else OutputFolder(Path(out_text))
-    output = Output(None if folder is None else folder.path, parsed, threshold, store, chosen, waivers_path,
-                    signing_key, organisation, quiet, timeout, base, folder, waivers=loaded)
-    if folder is not None:
-        folder.claim(output.scan_id)
-    return output
+    folder = None if out_text == "-" else OutputFolder(out_text)
+    return Output(None if folder is None else folder.path, parsed, threshold, store, chosen, waivers_path,
+                  signing_key, organisation, quiet, timeout, base, folder, waivers=loaded)
+
+
+def claim(output: Output) -> None:
+    """Hold the output folder once every input is checked and the targets answered, before collecting."""
+    if output.folder is not None:
+        output.folder.claim(output.scan_id)
 
 
 def gating(scan: Scan, fail_on: Severity | None, baseline: Baseline | None = None) -> list[Finding]:
@@ -381,10 +384,12 @@ def run_targets(targets: Sequence[Target], output: Output, *, select: Selection 
         if err.is_terminal and not output.quiet:
             with progress_bar(err) as bar:
                 task = bar.add_task("", total=None)
-                scan = run_scan(targets, select=select, progress=lambda name, done, total: bar.update(
-                    task, description=name, completed=done, total=total))
+                scan = run_scan(targets, select=select, connected=lambda: claim(output),
+                                progress=lambda name, done, total: bar.update(
+                                    task, description=name, completed=done, total=total))
         else:
-            scan = run_scan(targets, select=select, progress=None if output.quiet else PlainProgress())
+            scan = run_scan(targets, select=select, connected=lambda: claim(output),
+                            progress=None if output.quiet else PlainProgress())
         return finish(scan, output, human)
     finally:
         if output.folder is not None:

@@ -122,7 +122,7 @@ def test_cli_uses_comply_db(tmp_path: Path, evidence: list[Path], monkeypatch: p
     (["99.9.9"], "no catalog has a requirement '99.9.9'"),
     (["12.1.1", "--framework", "iso27001-2022"], "iso27001-2022 has no requirement '12.1.1'"),
     (["12.1.1", "--framework", "nist"], "unknown framework 'nist'"),
-    (["12.1.1", "--valid-days", "0"], "is not in the future"),
+    (["12.1.1", "--valid-days", "0"], "--valid-days must be between 1 and 3650"),
     (["12.1.1", "--expires", "2020-01-01"], "expiry 2020-01-01T23:59:59+00:00 is not in the future"),
     (["12.1.1", "--expires", "next year"], "--expires must be a date"),
     (["12.1.1", "--expires", "2099-01-01", "--valid-days", "3"], "either --valid-days or --expires"),

@@ -23,6 +23,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
     ProfileNotFound,
 )
+from botocore.parsers import ResponseParserError
 
 from compliance.collect.record import EvidenceRecord, Outcome, jsonable, utcnow
 from compliance.errors import UsageError
@@ -86,9 +87,9 @@ def _one_line(exc: BaseException) -> str:
 
 def _caller(session: boto3.Session, endpoint_url: str | None,
             timeout: float | None = None) -> tuple[dict[str, Any], EvidenceRecord]:
-    sts = session.client("sts", region_name=session.region_name or HOME_REGION, endpoint_url=endpoint_url,
-                         config=client_config(max_attempts=2, timeout=timeout))
     try:
+        sts = session.client("sts", region_name=session.region_name or HOME_REGION, endpoint_url=endpoint_url,
+                             config=client_config(max_attempts=2, timeout=timeout))
         answer = sts.get_caller_identity()
     except PartialCredentialsError as exc:
         raise UsageError(f"partial AWS credentials: {exc.kwargs.get('cred_var', 'a value')} is missing from "
@@ -103,10 +104,10 @@ def _caller(session: boto3.Session, endpoint_url: str | None,
     except ClientError as exc:
         err = exc.response.get("Error", {})
         raise UsageError(f"AWS rejected the credentials: {err.get('Code')}: {err.get('Message')}") from None
+    except ResponseParserError:
+        raise UsageError(f"the endpoint {endpoint_url or 'for STS'} answered, but not as AWS does (its "
+                         "answer cannot be parsed): check --endpoint-url") from None
     except BotoCoreError as exc:
-        what = "is not AWS (its answer cannot be parsed)" if "pars" in type(exc).__name__.lower() else None
-        if what and endpoint_url:
-            raise UsageError(f"the endpoint {endpoint_url} {what}: check --endpoint-url") from None
         raise UsageError(f"cannot call AWS: {_one_line(exc)}") from None
     request_id = answer.get("ResponseMetadata", {}).get("RequestId")
     body = jsonable({k: v for k, v in answer.items() if k != "ResponseMetadata"})

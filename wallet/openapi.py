@@ -7,8 +7,12 @@ from typing import Any
 
 from wallet import __version__
 from wallet.auth import SCOPES
+from wallet.money import MINOR_UNITS
 
-_AMOUNT = {"type": "string", "pattern": r"^(0|[1-9]\d*)(\.\d{1,3})?$", "examples": ["12.50"]}
+# ASCII digits spelt out: "\\d" in a pattern matches every script's digits in most regex engines, and the
+# wallet accepts ASCII digits only.
+_AMOUNT = {"type": "string", "pattern": r"^(0|[1-9][0-9]{0,17})(\.[0-9]{1,3})?$", "examples": ["12.50"]}
+_CURRENCY = {"type": "string", "enum": sorted(MINOR_UNITS)}
 _ID = {"type": "string"}
 
 
@@ -47,7 +51,7 @@ _REASONS = {
     429: "Rate limited",
     502: "The acquirer failed before charging; nothing was charged",
 }
-_COMMON = (401, 403, 429)
+_COMMON = (400, 401, 403, 413, 429)  # 400: a bad Host or a NUL in the path or query
 
 
 def _op(
@@ -83,12 +87,12 @@ def _query(name: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 _PAGE = [
     _query("limit", {"type": "integer", "minimum": 1, "maximum": 100}),
-    _query("cursor", {"type": "string"}),
+    _query("cursor", {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,100}$"}),
 ]
 _IDEMPOTENCY = {
     "name": "Idempotency-Key",
     "in": "header",
-    "schema": {"type": "string", "minLength": 8, "maxLength": 100},
+    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{8,100}$"},
 }
 
 
@@ -156,7 +160,7 @@ def document() -> dict[str, Any]:
         ),
         "Posting": _obj(
             {
-                "id": {"type": "integer"},
+                "id": {"type": "string", "pattern": "^pst_[0-9a-f]{32}$"},
                 "movement_id": _ID,
                 "kind": {"type": "string"},
                 "amount": {"type": "string"},
@@ -207,8 +211,8 @@ def document() -> dict[str, Any]:
                 422,
                 body=_obj(
                     {
-                        "owner_ref": {"type": "string", "maxLength": 100},
-                        "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+                        "owner_ref": {"type": "string", "minLength": 1, "maxLength": 100},
+                        "currency": _CURRENCY,
                     },
                     ["owner_ref", "currency"],
                 ),
@@ -277,10 +281,10 @@ def document() -> dict[str, Any]:
                 422,
                 body=_obj(
                     {
-                        "pan": {"type": "string", "pattern": r"^\d{12,19}$"},
+                        "pan": {"type": "string", "pattern": r"^[0-9]{12,19}$"},
                         "expiry_month": {"type": "integer", "minimum": 1, "maximum": 12},
-                        "expiry_year": {"type": "integer"},
-                        "holder": {"type": "string", "maxLength": 26},
+                        "expiry_year": {"type": "integer", "minimum": 2000, "maximum": 2100},
+                        "holder": {"type": "string", "minLength": 1, "maxLength": 26},
                     },
                     ["pan", "expiry_month", "expiry_year", "holder"],
                 ),
@@ -298,7 +302,7 @@ def document() -> dict[str, Any]:
                 415,
                 422,
                 body=_obj(
-                    {"from_wallet": _ID, "to_wallet": _ID, "amount": _AMOUNT, "currency": {"type": "string"}},
+                    {"from_wallet": _ID, "to_wallet": _ID, "amount": _AMOUNT, "currency": _CURRENCY},
                     ["from_wallet", "to_wallet", "amount", "currency"],
                 ),
                 params=[{**_IDEMPOTENCY, "required": True}],

@@ -110,10 +110,7 @@ def _tenant(session: Session) -> str:
 def _lock(session: Session, a: str, b: str) -> dict[str, Locked]:
     """Lock the movement's two wallets, in id order so that concurrent movements cannot deadlock."""
     params = {"tenant": _tenant(session), "a": a, "b": b}
-    if (pg := on_postgres(session)) is not None:
-        rows = driver_execute(pg, _PG_LOCK, params)
-    else:
-        rows = list(session.connection().execute(_LOCK, params))
+    rows = list(session.connection().execute(_LOCK, params))
     return {row[0]: Locked(*row) for row in rows}
 
 
@@ -132,49 +129,11 @@ def _post(
     conn = session.connection()
     movement.created_at = utcnow()
     row = {c.key: getattr(movement, c.key) for c in _MOVEMENTS.columns}
-    if (pg := on_postgres(session)) is not None and len(postings) == 2:
-        params = {**row, **{f"audit_{k}": v for k, v in entry.items()}}
-        for i, p in enumerate(postings):
-            params.update({f"w{i}": p["wallet_id"], f"a{i}": p["amount_minor"], f"b{i}": p["balance_after"]})
-        driver_execute(pg, _PG_WRITE_TWO_LEGS, params)
-        audit.appended(session)
-        return
     conn.execute(insert(_MOVEMENTS).values(row))
     common = {"tenant_id": movement.tenant_id, "movement_id": movement.id, "created_at": movement.created_at}
     conn.execute(insert(_POSTINGS), [{**common, **p} for p in postings])
     conn.execute(_SET_BALANCE, [{"wid": p["wallet_id"], "balance": p["balance_after"]} for p in postings])
     audit.append(session, entry)
-
-
-# On PostgreSQL the hot path's two statements go straight to psycopg (SQLAlchemy's per-statement work
-# costs more CPU than the statements themselves), and a movement is written by one statement
-# (data-modifying CTEs): one round trip.
-_PG_LOCK = """
-    SELECT id, currency, kind, balance_minor FROM wallets
-    WHERE tenant_id = %(tenant)s AND id IN (%(a)s, %(b)s) ORDER BY id FOR UPDATE
-"""
-_PG_WRITE_TWO_LEGS = """
-    WITH m AS (
-        INSERT INTO movements (id, tenant_id, kind, status, from_wallet, to_wallet, amount_minor, currency,
-                               card_id, acquirer_ref, idempotency_key, request_hash, created_at)
-        VALUES (%(id)s, %(tenant_id)s, %(kind)s, %(status)s, %(from_wallet)s, %(to_wallet)s,
-                %(amount_minor)s, %(currency)s, %(card_id)s, %(acquirer_ref)s, %(idempotency_key)s,
-                %(request_hash)s, %(created_at)s)
-    ), p AS (
-        INSERT INTO postings (tenant_id, movement_id, wallet_id, amount_minor, balance_after, created_at)
-        VALUES (%(tenant_id)s, %(id)s, %(w0)s, %(a0)s, %(b0)s, %(created_at)s),
-               (%(tenant_id)s, %(id)s, %(w1)s, %(a1)s, %(b1)s, %(created_at)s)
-    ), w AS (
-        UPDATE wallets SET balance_minor = v.balance
-        FROM (VALUES (%(w0)s, CAST(%(b0)s AS BIGINT)), (%(w1)s, CAST(%(b1)s AS BIGINT))) AS v (id, balance)
-        WHERE wallets.id = v.id
-    ), a AS (
-        INSERT INTO audit_log (at, tenant_id, actor, action, subject, outcome, detail, prev_hash, hash)
-        VALUES (%(audit_at)s, %(audit_tenant_id)s, %(audit_actor)s, %(audit_action)s, %(audit_subject)s,
-                %(audit_outcome)s, %(audit_detail)s, %(audit_prev_hash)s, %(audit_hash)s)
-    )
-    SELECT 1
-"""
 
 
 _REFUSALS: dict[str, Callable[[], LedgerError]] = {
@@ -301,58 +260,8 @@ def transfer(
     return _idempotent(session, idempotency_key, digest, work)
 
 
-def topup(
-    session: Session,
-    *,
-    tenant_id: str,
-    actor: str,
-    wallet_id: str,
-    card_id: str,
-    amount_minor: int,
-    acquirer_ref: str,
-    idempotency_key: str | None,
-    digest: str,
-) -> Result:
-    wallet = session.get(Wallet, wallet_id)
-    if wallet is None or wallet.kind != "customer":
-        raise NotFound("wallet not found")
-    currency = wallet.currency
-    settlement = ensure_settlement(session, tenant_id, currency)
-
-    def work(s: Session) -> Result:
-        wallets = _lock(s, wallet_id, settlement)
-        movement = Movement(
-            id=new_id("top"),
-            tenant_id=tenant_id,
-            kind="topup",
-            status="completed",
-            from_wallet=None,
-            to_wallet=wallet_id,
-            amount_minor=amount_minor,
-            currency=currency,
-            card_id=card_id,
-            acquirer_ref=acquirer_ref,
-            idempotency_key=idempotency_key,
-            request_hash=digest,
-        )
-        entry = audit.entry(
-            action="money.topup",
-            actor=actor,
-            subject=movement.id,
-            tenant_id=tenant_id,
-            amount_minor=amount_minor,
-            currency=currency,
-            wallet_id=wallet_id,
-            card_id=card_id,
-        )
-        _post(s, movement, [(wallets[settlement], -amount_minor), (wallets[wallet_id], amount_minor)], entry)
-        return Result(movement, replayed=False)
-
-    return _idempotent(session, idempotency_key, digest, work)
-
-
 def find_replay(session: Session, key: str | None, digest: str) -> Result | None:
-    """Look up an earlier movement for this key before doing anything with side effects (e.g. a charge)."""
+    """Look up the earlier movement for this key."""
     try:
         return _replay(session, key, digest)
     finally:

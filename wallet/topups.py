@@ -369,10 +369,11 @@ def settle(
     except (OutcomeUnknown, AcquirerRefused) as exc:
         log.warning("top-up %s not settled: %s", topup.id, exc)
         return _current(session, topup)
-    if _apply(acquirer, session, topup, charges, actor) or charges:
+    if _apply(acquirer, session, topup, charges, actor):
         return _current(session, topup)
-    if card is not None:
+    if card is not None and not charges:
         return charge_and_settle(acquirer, session, topup, card, actor)
+    # No charge, or only voided ones (its key is spent): nothing will credit it.
     if utcnow() - topup.created_at >= timedelta(seconds=grace):
         _end(session, topup, FAILED, actor, None)
     return _current(session, topup)

@@ -2,7 +2,9 @@
 credit without an approved charge, never a charge kept without a credit."""
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -12,7 +14,9 @@ from tests.wallet.conftest import VISA, Api, api_for, rt
 from wallet import ledger_check, topups
 from wallet.acquirer import CardData
 from wallet.acquirer_server import AcquirerServer
+from wallet.anchors import DirectoryAnchors
 from wallet.db import admin_session
+from wallet.housekeeping import Housekeeper
 
 
 @pytest.fixture()
@@ -206,3 +210,27 @@ def test_concurrent_same_key_topups_under_faults(wallet_app, acquirer):
     balance = api.get(f"/v1/wallets/{w}").get_json()["balance"]
     assert balance == f"{statuses.count('completed') * 2.5:.2f}"
     _books_balance(wallet_app, acquirer)
+
+
+def test_the_server_reconciles_in_the_background(app_factory, sqlite_url, acquirer, caplog):
+    app = app_factory(
+        sqlite_url, acquirer="http", acquirer_url=acquirer.url, acquirer_timeout=0.5, reconcile_interval=0.05
+    )
+    api = api_for(app)
+    w, card = api.wallet()["id"], api.card()["id"]
+    faults(acquirer, fail_after=1)
+    pending = _post(api, w, "9.00", card, "key-bg-0001").get_json()
+    faults(acquirer)
+    keeper = Housekeeper(rt(app), anchor_every=0.05)
+    keeper.start()
+    deadline = time.monotonic() + 20
+    while api.get(f"/v1/topups/{pending['id']}").get_json()["status"] == "pending":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    keeper.stop()
+    assert api.get(f"/v1/wallets/{w}").get_json()["balance"] == "9.00"
+    _books_balance(app, acquirer)
+    assert "reconciled top-ups" in caplog.text
+    rt(app).anchors = DirectoryAnchors(Path(sqlite_url.removeprefix("sqlite:///")))  # a file, not a directory
+    keeper.anchor_now()
+    assert "audit anchoring failed" in caplog.text

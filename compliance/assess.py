@@ -83,6 +83,9 @@ def _use(waiver: Waiver, state: str, matched: tuple[str, ...] = ()) -> WaiverUse
 
 def describe_scope(scope: Mapping[str, object]) -> str:
     """The scope a scan looked at, as the 'no in-scope resource found in ...' detail names it."""
+    nested = {k: v for k, v in scope.items() if isinstance(v, dict)}
+    if nested:
+        return "; ".join(f"{name}: {describe_scope(part)}" for name, part in nested.items())
     parts = []
     if account := scope.get("account_id"):
         parts.append(f"account {account}")

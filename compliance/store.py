@@ -13,7 +13,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from compliance import keys, seal
 from compliance.collect.record import EvidenceRecord
-from compliance.errors import UsageError
+from compliance.errors import IntegrityError, UsageError
 from compliance.findings import Finding, Severity, Status
 from compliance.migrate import prepare
 from compliance.redact import mask_url, redact
@@ -321,7 +321,13 @@ class Store:
     def load_scan(self, scan_id: str, *, trusted: keys.PublicKey | None = None, verify: bool = True) -> Scan:
         """The stored scan; with verify (the default), refused unless it matches its seal by the
         trusted key (the configured signing key unless given)."""
-        scan = self._load_scan(scan_id)
+        try:
+            scan = self._load_scan(scan_id)
+        except (TypeError, KeyError, ValueError, AttributeError) as exc:
+            if not verify:
+                raise
+            raise IntegrityError(f"scan {scan_id} in {self.url} fails its seal: its rows no longer parse "
+                                 f"({type(exc).__name__}: {exc}): refusing to use it") from None
         if verify:
             self.verify("scan", scan.id, scan_parts(scan), f"scan {scan.id} in {self.url}", trusted)
         return scan

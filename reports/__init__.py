@@ -56,7 +56,7 @@ def write_reports(scan: Scan, formats: Collection[str], out_dir: Path, *, signin
     from reports.view import ScanView
 
     wanted = parse_formats(",".join(formats))
-    key = keys.signing_key(signing_key) if "evidence" in wanted else None
+    key = keys.signer(signing_key) if "evidence" in wanted else None
     fingerprint = keys.fingerprint(key.public_key()) if key is not None else None
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

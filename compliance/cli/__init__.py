@@ -36,9 +36,11 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     "frameworks": (("compliance.cli.frameworks",), "Framework catalogs: requirements, checks, coverage."),
     "attest": (("compliance.cli.attest",), "Manual attestations: evidence a person vouches for."),
     "report": (("compliance.cli.report",), "Render a stored scan's reports and evidence pack."),
-    "evidence": (("compliance.cli.evidence",), "Verify an evidence pack."),
+    "evidence": (("compliance.cli.evidence",), "Verify a pack against a pinned key; show yours."),
     "scans": (("compliance.cli.history",), "Stored scans."),
-    "diff": (("compliance.cli.history",), "New, resolved and still-failing findings between two scans."),
+    "diff": (("compliance.cli.history",), "Classify the failing findings of two scans."),
+    "review": (("compliance.cli.conclusions",), "Record an assessor's conclusion on a requirement."),
+    "scope": (("compliance.cli.conclusions",), "Scoping decisions: requirements that do not apply."),
 }
 
 

@@ -10,13 +10,17 @@ from rich.console import Console
 from rich.table import Table
 
 from compliance.errors import UsageError
+from compliance.scan import Scan
 from compliance.store import Store, default_url
-from reports.history import ScanDiff, diff_scans, scan_summary
+from reports.history import CATEGORIES, ScanDiff, diff_scans, scan_summary
 
 DB_HELP = "Database URL (default: $COMPLY_DB or the user's SQLite file)."
 Db = Annotated[str | None, typer.Option("--db", help=DB_HELP)]
 Output = Annotated[str, typer.Option("--format", help="text or json")]
 ScanId = Annotated[str, typer.Argument(help="Scan id, or 'latest'.")]
+SigningKey = Annotated[str | None, typer.Option(
+    "--signing-key", help="The key that sealed the store: a PEM private key or kms:KEY_ARN (default: "
+                          "$COMPLY_SIGNING_KEY, else your own key).")]
 OUTPUT_FORMATS = ("text", "json")
 
 scans_app = typer.Typer(help="Stored scans.", no_args_is_help=True)
@@ -30,6 +34,17 @@ def _fmt(value: str) -> str:
 
 def _print_json(value: Any) -> None:
     typer.echo(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def load_verified(store: Store, scan_id: str, signing_key: str | None = None) -> Scan:
+    """The stored scan, refused (exit 1) unless it and its reviews match their seals, with the
+    assessors' reviews laid over its results."""
+    from compliance import seal
+    from compliance.decisions import with_reviews
+
+    trusted = seal.trusted_key(signing_key)
+    scan = store.load_scan(resolve(store, scan_id), trusted=trusted)
+    return with_reviews(store, scan, trusted=trusted)
 
 
 def resolve(store: Store, scan_id: str) -> str:
@@ -62,11 +77,12 @@ def list_scans(db: Db = None, output: Output = "text") -> None:
 
 
 @scans_app.command("show")
-def show_scan(scan_id: ScanId, db: Db = None, output: Output = "text") -> None:
-    """One scan: scope, identity, finding counts and requirement results."""
+def show_scan(scan_id: ScanId, db: Db = None, output: Output = "text",
+              signing_key: SigningKey = None) -> None:
+    """One scan: scope, identity, finding counts and requirement results (after verifying its seal)."""
     output = _fmt(output)
     store = Store(db or default_url())
-    summary = scan_summary(store.load_scan(resolve(store, scan_id)))
+    summary = scan_summary(load_verified(store, scan_id, signing_key))
     if output == "json":
         _print_json(summary)
         return
@@ -82,22 +98,33 @@ def show_scan(scan_id: ScanId, db: Db = None, output: Output = "text") -> None:
 
 
 def _print_diff(diff: ScanDiff) -> None:
-    typer.echo(f"diff {diff.old} -> {diff.new}: {len(diff.new_failures)} new, {len(diff.resolved)} resolved, "
-               f"{len(diff.still_failing)} still failing")
-    for title, findings in (("new failures", diff.new_failures), ("resolved", diff.resolved),
-                            ("still failing", diff.still_failing)):
-        if findings:
-            typer.echo(f"{title}:")
-            for f in findings:
-                typer.echo(f"  [{f.severity.label}] {f.check_id} {f.resource_id}: {f.reason}")
+    if diff.scope_changed:
+        old, new = diff.scopes["old"], diff.scopes["new"]
+        typer.echo(f"WARNING: the scope changed between {diff.old} and {diff.new}; findings outside the "
+                   "common scope are not comparable:")
+        for change in diff.scope_changes:
+            typer.echo(f"  {change}")
+        for label, scope in (("old", old), ("new", new)):
+            listed = {k: ", ".join(scope[k]) or "-" for k in ("accounts", "regions", "frameworks")}
+            typer.echo(f"  {label} scope: accounts {listed['accounts']}; regions {listed['regions']}; "
+                       f"frameworks {listed['frameworks']}; {len(scope['checks'] or ())} checks")
+    counts = ", ".join(f"{len(diff.items[name])} {name.replace('_', ' ')}" for name in CATEGORIES)
+    typer.echo(f"diff {diff.old} -> {diff.new}: {counts}")
+    for name in CATEGORIES:
+        if diff.items[name]:
+            typer.echo(f"{name.replace('_', ' ')}:")
+            for f in diff.items[name]:
+                waived = f" (waived: {f.suppressed_by})" if name == "waived" and f.suppressed_by else ""
+                typer.echo(f"  [{f.severity.label}] {f.check_id} {f.resource_id}: {f.reason}{waived}")
 
 
 def diff(old: Annotated[str, typer.Argument(help="The earlier scan id.")],
-         new: ScanId, db: Db = None, output: Output = "text") -> None:
-    """New failures, resolved failures and those still failing between two scans."""
+         new: ScanId, db: Db = None, output: Output = "text", signing_key: SigningKey = None) -> None:
+    """Every failing finding of either scan: new, fixed, waived, gone, still failing (or not assessed),
+    with a warning first when the two scans' scopes differ."""
     output = _fmt(output)
     store = Store(db or default_url())
-    result = diff_scans(store.load_scan(resolve(store, old)), store.load_scan(resolve(store, new)))
+    result = diff_scans(load_verified(store, old, signing_key), load_verified(store, new, signing_key))
     if output == "json":
         _print_json(result.as_dict())
     else:

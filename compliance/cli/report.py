@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from compliance.cli.history import Db, resolve
+from compliance.cli.history import Db, load_verified
 from compliance.store import Store, default_url
 
 FORMAT_HELP = "Comma-separated: ocsf, csv, sarif, junit, html, pdf, evidence, or all."
@@ -18,8 +18,9 @@ def report(
     formats: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "html,pdf,ocsf",
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write into.")] = Path("reports"),
     db: Db = None,
-    signing_key: Annotated[Path | None, typer.Option(
-        "--signing-key", help="Ed25519 PEM private key for the evidence pack.")] = None,
+    signing_key: Annotated[str | None, typer.Option(
+        "--signing-key", help="The key that sealed the store and signs the evidence pack: a PEM private key "
+                              "or kms:KEY_ARN (default: $COMPLY_SIGNING_KEY, else your own key).")] = None,
     organisation: Annotated[str | None, typer.Option(
         "--organisation", envvar="COMPLY_ORGANISATION", help="Organisation name for the cover.")] = None,
 ) -> None:
@@ -29,7 +30,7 @@ def report(
 
     wanted = parse_formats(formats)
     store = Store(db or default_url())
-    scan = store.load_scan(resolve(store, scan_id))
+    scan = load_verified(store, scan_id, signing_key)
     with OutputFolder(out) as folder:
         folder.claim(scan.id)
         staging = folder.staging(scan.id)

@@ -8,6 +8,7 @@ import zipfile
 import pytest
 from typer.testing import CliRunner
 
+from compliance import keys
 from compliance.cli import app
 from compliance.findings import Status
 from compliance.store import Store
@@ -24,8 +25,15 @@ def db(tmp_path) -> str:
     old = make_scan("old00001")
     new = make_scan("new00002", bucket_status=Status.PASS)
     new.started_at = "2026-02-10T09:00:00.000+00:00"
-    new.findings.append(old.findings[0].__class__("aws.iam.mfa", "arn:aws:iam::123456789012:user/bob",
-                                                  Status.FAIL, "no MFA", old.findings[0].severity))
+    new.findings.append(
+        old.findings[0].__class__(
+            "aws.iam.mfa",
+            "arn:aws:iam::123456789012:user/bob",
+            Status.FAIL,
+            "no MFA",
+            old.findings[0].severity,
+        )
+    )
     store.save_scan(old)
     store.save_scan(new)
     return url
@@ -37,24 +45,47 @@ def invoke(*args: str):
 
 def test_report_then_verify(tmp_path, db):
     out = tmp_path / "out"
-    result = invoke("report", "old00001", "--format", "html,pdf,ocsf,csv", "--out", str(out), "--db", db,
-                    "--organisation", "Acme Pay")
+    result = invoke(
+        "report",
+        "old00001",
+        "--format",
+        "html,pdf,ocsf,csv",
+        "--out",
+        str(out),
+        "--db",
+        db,
+        "--organisation",
+        "Acme Pay",
+    )
     assert result.exit_code == 0, result.output
     for name in ("report.html", "report.pdf", "findings.ocsf.json", "findings.csv", "evidence.zip"):
         assert f"wrote {out / name}" in result.output
     with zipfile.ZipFile(out / "evidence.zip") as zf:
         assert {"report.html", "report.pdf", "attestations/att00001/minutes.pdf"} <= set(zf.namelist())
-    ok = invoke("evidence", "verify", str(out / "evidence.zip"))
+    fingerprint = keys.fingerprint(keys.signer().public_key())
+    unpinned = invoke("evidence", "verify", str(out / "evidence.zip"))
+    assert unpinned.exit_code == 3, unpinned.output
+    assert f"intact, signed by key {fingerprint}; pin it with --fingerprint" in unpinned.output
+    ok = invoke("evidence", "verify", str(out / "evidence.zip"), "--fingerprint", keys.grouped(fingerprint))
     assert ok.exit_code == 0, ok.output
     assert ok.output.startswith(f"OK: {out / 'evidence.zip'}: scan old00001")
-    assert "signature verified with" in ok.output
+    assert f"signed by the pinned key {fingerprint}" in ok.output
+    shown = invoke("evidence", "key", "--public-out", str(tmp_path / "mine.pub"))
+    assert (
+        shown.exit_code == 0 and f"fingerprint (SHA-256 of the DER public key): {fingerprint}" in shown.output
+    )
+    by_file = invoke(
+        "evidence", "verify", str(out / "evidence.zip"), "--public-key", str(tmp_path / "mine.pub")
+    )
+    assert by_file.exit_code == 0, by_file.output
 
     data = bytearray((out / "evidence.zip").read_bytes())
     offset = data.index(b"<!DOCTYPE html>")
     data[offset + 2] ^= 0x20
     (out / "evidence.zip").write_bytes(bytes(data))
-    bad = invoke("evidence", "verify", str(out / "evidence.zip"))
+    bad = invoke("evidence", "verify", str(out / "evidence.zip"), "--fingerprint", fingerprint)
     assert bad.exit_code == 1
+    assert invoke("evidence", "verify", str(out / "evidence.zip")).exit_code == 1
     assert "report.html: altered" in bad.output
 
 
@@ -106,15 +137,19 @@ def test_scans_list_and_show(db, tmp_path):
     assert none.exit_code == 2 and "no scans in" in none.output
 
 
-def test_diff_by_stable_finding_id(db):
+def test_diff_classifies_every_failing_finding(db):
     result = invoke("diff", "old00001", "new00002", "--db", db, "--format", "json")
     assert result.exit_code == 0, result.output
     diff = json.loads(result.output)
-    assert [f["resource_id"] for f in diff["new_failures"]] == ["arn:aws:iam::123456789012:user/bob"]
-    assert [f["resource_id"] for f in diff["resolved"]] == [BUCKET]
-    assert diff["still_failing"] == []
+    assert [f["resource_id"] for f in diff["new"]] == ["arn:aws:iam::123456789012:user/bob"]
+    assert [f["resource_id"] for f in diff["fixed"]] == [BUCKET]
+    assert [f["resource_id"] for f in diff["waived"]] == ["arn:aws:s3:::public-site"]
+    assert diff["still_failing"] == diff["gone"] == [] and diff["scope_changed"] is False
+    assert set(diff["new"][0]) >= {"check_id", "resource_id", "severity"}
     same = json.loads(invoke("diff", "old00001", "old00001", "--db", db, "--format", "json").output)
-    assert len(same["still_failing"]) == 1 and same["new_failures"] == same["resolved"] == []
+    assert len(same["still_failing"]) == 1 and same["new"] == same["fixed"] == []
     text = invoke("diff", "old00001", "latest", "--db", db)
-    assert text.output.splitlines()[0] == "diff old00001 -> new00002: 1 new, 1 resolved, 0 still failing"
+    assert text.output.splitlines()[0] == (
+        "diff old00001 -> new00002: 1 new, 1 fixed, 1 waived, 0 gone, 0 still failing, 0 not assessed"
+    )
     assert "[High] aws.iam.mfa arn:aws:iam::123456789012:user/bob: no MFA" in text.output

@@ -17,7 +17,7 @@ from compliance import keys
 from compliance.errors import UsageError
 from compliance.evidence import MANIFEST, SIGNATURE, canonical_zip, sha256, verify_pack, write_pack
 from reports import write_reports
-from tests.reports.conftest import ATTESTATION_BYTES
+from tests.reports.conftest import ATTESTATION_BYTES, make_scan
 
 
 @pytest.fixture
@@ -46,7 +46,8 @@ def test_same_files_in_another_zip_layout_detected(pack):
         for name, data in members.items():
             zf.writestr(name, data)
     assert verify_pack(pack).problems == [
-        "archive structure altered: the zip's bytes differ from the canonical pack of the same files"]
+        "archive structure altered: the zip's bytes differ from the canonical pack of the same files"
+    ]
 
 
 def test_pack_holds_what_an_assessor_needs(pack, scan):
@@ -61,7 +62,7 @@ def test_pack_holds_what_an_assessor_needs(pack, scan):
     assert manifest["identity"]["Arn"].endswith(":user/auditor")
     assert manifest["scope"]["regions"] == ["eu-west-1", "us-east-1"]
     assert manifest["started_at"] == scan.started_at and manifest["finished_at"] == scan.finished_at
-    assert manifest["tool"]["version"] == scan.tool_version
+    assert manifest["scan_tool_version"] == scan.tool_version
     assert manifest["catalog_versions"] == scan.catalog_versions
     assert set(manifest["files"]) == names - {MANIFEST, SIGNATURE}
     assert {r["request_id"] for r in raw} == {"REQ-1", "REQ-2", None}
@@ -71,12 +72,39 @@ def test_pack_holds_what_an_assessor_needs(pack, scan):
     assert (pack.parent / keys.PUBLIC_NAME).read_bytes().startswith(b"-----BEGIN PUBLIC KEY-----")
 
 
-def test_untouched_pack_verifies(pack, config_dir):
-    result = verify_pack(pack)
-    assert result.ok, result.problems
-    assert result.files == 8
-    assert result.key_source == str(config_dir / keys.PUBLIC_NAME)
-    assert len(result.key_fingerprint) == 64 and int(result.key_fingerprint, 16) >= 0
+def _own_fingerprint() -> str:
+    return keys.fingerprint(keys.signer().public_key())
+
+
+def test_untouched_pack_verifies_only_against_a_pinned_key(pack, config_dir):
+    unpinned = verify_pack(pack)
+    assert unpinned.intact and not unpinned.ok and not unpinned.pinned
+    assert unpinned.key_fingerprint == _own_fingerprint()
+    fp = _own_fingerprint()
+    for typed in (
+        fp,
+        fp.upper(),
+        keys.grouped(fp),
+        ":".join(fp[i : i + 2] for i in range(0, 64, 2)),
+        "SHA256:" + fp,
+    ):
+        result = verify_pack(pack, fingerprint=typed)
+        assert result.ok, result.problems
+    assert result.files == 8 and result.key_fingerprint == fp
+    assert verify_pack(pack, config_dir / keys.PUBLIC_NAME).ok
+    with pytest.raises(UsageError, match="not a SHA-256 fingerprint"):
+        verify_pack(pack, fingerprint="abc")
+    with pytest.raises(UsageError, match="not both"):
+        verify_pack(pack, config_dir / keys.PUBLIC_NAME, fp)
+
+
+def test_manifest_records_scan_creation_time_tool_version_and_signer(pack, scan):
+    with zipfile.ZipFile(pack) as zf:
+        manifest = json.loads(zf.read(MANIFEST))
+    assert manifest["scan_id"] == scan.id and manifest["created_at"][:4] >= "2026"
+    assert manifest["tool"]["version"] and manifest["scan_tool_version"] == scan.tool_version
+    assert manifest["signer"]["fingerprint"] == _own_fingerprint()
+    assert manifest["signer"]["algorithm"] == "ed25519"
 
 
 def test_one_byte_changed_in_a_file(pack):
@@ -111,24 +139,81 @@ def test_signature_swapped_from_another_pack(pack, tmp_path, scan, store):
     assert len(problems) == 1 and problems[0].startswith("manifest.sig: bad signature")
 
 
-def test_manifest_edited_and_resigned_with_another_key(pack, tmp_path):
+def test_pack_resigned_with_the_attackers_key_beside_it(pack, tmp_path, config_dir):
+    """The attacker edits a file, re-signs the manifest with their key, puts it in the manifest and
+    beside the pack: the pinned key refuses it and, unpinned, it is never reported as verified."""
     intruder = Ed25519PrivateKey.generate()
 
     def forge(members: dict[str, bytes]) -> None:
         members["findings.csv"] = b"nothing failed\n"
         manifest = json.loads(members[MANIFEST])
         manifest["files"]["findings.csv"] = {"sha256": sha256(b"nothing failed\n"), "size": 15}
+        manifest["signer"] = {
+            "algorithm": "ed25519",
+            "fingerprint": keys.fingerprint(intruder.public_key()),
+            "public_key": keys.public_pem(intruder.public_key()).decode(),
+        }
         members[MANIFEST] = json.dumps(manifest).encode()
-        members[SIGNATURE] = intruder.sign(members[MANIFEST]).hex().encode()
+        members[SIGNATURE] = intruder.sign(members[MANIFEST]).hex().encode() + b"\n"
 
+    pinned = _own_fingerprint()
     rewrite(pack, forge)
     (pack.parent / keys.PUBLIC_NAME).write_bytes(keys.public_pem(intruder.public_key()))
-    problems = verify_pack(pack).problems
-    assert len(problems) == 1 and "bad signature" in problems[0] and keys.PUBLIC_NAME in problems[0]
-    intruder_pub = tmp_path / "intruder.pub"
-    intruder_pub.write_bytes(keys.public_pem(intruder.public_key()))
-    forged = verify_pack(pack, intruder_pub)
-    assert forged.ok and forged.key_fingerprint == keys.fingerprint(intruder.public_key())
+    (config_dir / keys.PUBLIC_NAME).write_bytes(keys.public_pem(intruder.public_key()))
+    refused = verify_pack(pack, fingerprint=pinned)
+    assert not refused.ok
+    assert refused.problems == [
+        f"manifest.sig: signed by key {keys.fingerprint(intruder.public_key())}, "
+        f"not by the pinned key {pinned}"
+    ]
+    unpinned = verify_pack(pack)
+    assert not unpinned.ok and unpinned.key_fingerprint == keys.fingerprint(intruder.public_key())
+
+
+def test_non_canonical_signature_encodings_are_alterations(pack):
+    with zipfile.ZipFile(pack) as zf:
+        good = zf.read(SIGNATURE)
+    fp = _own_fingerprint()
+    for variant in (
+        good.upper(),
+        good.rstrip(b"\n"),
+        good + b"\n",
+        b" " + good,
+        good.rstrip(b"\n") + b"\r\n",
+        b"00" + good,
+        base64_of(good),
+    ):
+        rewrite(pack, lambda m, v=variant: m.__setitem__(SIGNATURE, v))
+        problems = verify_pack(pack, fingerprint=fp).problems
+        assert problems and problems[0].startswith("manifest.sig: bad signature"), variant
+    rewrite(pack, lambda m: m.__setitem__(SIGNATURE, good))
+    assert verify_pack(pack, fingerprint=fp).ok
+
+
+def base64_of(encoded: bytes) -> bytes:
+    import base64
+
+    return base64.b64encode(bytes.fromhex(encoded.decode().strip())) + b"\n"
+
+
+@pytest.mark.parametrize(
+    "name", ["/etc/passwd", "../outside.txt", "raw/../../x", "raw\\x.json", "raw/a\x01b", "C:/windows/x"]
+)
+def test_unsafe_entry_names_refused_even_when_signed(pack, name):
+    signer = keys.signer()
+
+    def smuggle(members: dict[str, bytes]) -> None:
+        members[name] = b"payload"
+        manifest = json.loads(members[MANIFEST])
+        manifest["files"][name] = {"sha256": sha256(b"payload"), "size": 7}
+        members[MANIFEST] = json.dumps(manifest).encode()
+        members[SIGNATURE] = signer.sign(members[MANIFEST]) + b"\n"
+
+    rewrite(pack, smuggle)
+    result = verify_pack(pack, fingerprint=_own_fingerprint())
+    assert not result.ok and any("entry name refused" in p for p in result.problems), result.problems
+    with pytest.raises(ValueError, match="refused"):
+        write_pack(pack.parent / "x.zip", make_scan(), {name: b"x"}, signer)
 
 
 def test_missing_signature_and_broken_manifest(pack):
@@ -153,10 +238,10 @@ def test_every_single_byte_change_in_the_zip_is_caught(pack):
         damaged[offset] ^= 0x01
         pack.write_bytes(bytes(damaged))
         try:
-            result = verify_pack(pack)
+            result = verify_pack(pack, fingerprint=_own_fingerprint())
         except UsageError:
             continue
-        assert not result.ok, f"byte {offset} changed and the pack still verified"
+        assert not result.intact, f"byte {offset} changed and the pack still verified"
 
 
 def test_not_a_pack(tmp_path, pack):
@@ -173,17 +258,15 @@ def test_not_a_pack(tmp_path, pack):
         verify_pack(plain)
 
 
-def test_key_beside_the_pack_used_when_user_has_none(pack, config_dir):
-    (config_dir / keys.PUBLIC_NAME).unlink()
-    result = verify_pack(pack)
-    assert result.ok and result.key_source == str(pack.parent / keys.PUBLIC_NAME)
-
-
-def test_no_public_key_anywhere(tmp_path, pack, config_dir):
+def test_a_local_key_never_stands_in_for_a_pin(pack, config_dir, tmp_path):
+    other = Ed25519PrivateKey.generate()
+    other_pub = tmp_path / "other.pub"
+    other_pub.write_bytes(keys.public_pem(other.public_key()))
+    result = verify_pack(pack, other_pub)
+    assert not result.ok and "not by the pinned key" in result.problems[0]
     (config_dir / keys.PUBLIC_NAME).unlink()
     (pack.parent / keys.PUBLIC_NAME).unlink()
-    with pytest.raises(UsageError, match="pass --public-key"):
-        verify_pack(pack)
+    assert verify_pack(pack).intact and not verify_pack(pack).ok
 
 
 def test_key_generated_once_with_private_mode(config_dir):
@@ -198,8 +281,11 @@ def test_key_generated_once_with_private_mode(config_dir):
 def test_given_signing_key_is_used(tmp_path, scan):
     key = Ed25519PrivateKey.generate()
     key_file = tmp_path / "team.pem"
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     pack = write_reports(scan, ["evidence"], tmp_path / "out", signing_key=key_file)[-1]
     public = tmp_path / "team.pub"
     public.write_bytes(keys.public_pem(key.public_key()))
@@ -220,13 +306,19 @@ def test_bad_key_files(tmp_path):
         keys.load_public(tmp_path / "absent.pub")
     x_key = x25519.X25519PrivateKey.generate()
     x_file = tmp_path / "x.pem"
-    x_file.write_bytes(x_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    x_file.write_bytes(
+        x_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     with pytest.raises(UsageError, match="is not an Ed25519, ECDSA or RSA key"):
         keys.load_private(x_file)
     x_pub = tmp_path / "x.pub"
-    x_pub.write_bytes(x_key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                      serialization.PublicFormat.SubjectPublicKeyInfo))
+    x_pub.write_bytes(
+        x_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
     with pytest.raises(UsageError, match="unsupported signing key type"):
         keys.load_public(x_pub)
 

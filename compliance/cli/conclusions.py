@@ -18,6 +18,9 @@ from compliance.store import Store, default_url
 
 Framework = Annotated[str | None, typer.Option(
     "--framework", "-f", help="Catalog id; inferred from the requirement id if omitted.")]
+StoreKey = Annotated[str | None, typer.Option(
+    "--store-key", help="The key that seals the store (PEM or kms:KEY_ARN; default: $COMPLY_SIGNING_KEY, "
+                        "else your own key).")]
 Requirement = Annotated[str, typer.Argument(metavar="REQ_ID", help="Requirement id: 12.10.1, A.5.24 ...")]
 
 scope_app = typer.Typer(help="Scoping decisions: the only way, besides a review, to Not Applicable.",
@@ -35,7 +38,7 @@ def review(
     signing_key: Annotated[str | None, typer.Option(
         "--signing-key", help="The assessor's own key (PEM or kms:KEY_ARN): the review is signed with it "
                               "and its fingerprint shown beside the conclusion.")] = None,
-    store_key: SigningKey = None,
+    store_key: StoreKey = None,
     db: Db = None,
 ) -> None:
     """Record an assessor's conclusion on one requirement of a stored scan: the only way a requirement

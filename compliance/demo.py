@@ -56,6 +56,9 @@ PLANTED: tuple[Planted, ...] = (
     Planted("aws.cloudtrail.kms_encrypted", "app-trail"),
     Planted("aws.ecr.scan_on_push", "legacy-worker"),
     Planted("aws.ecr.image_vulnerabilities", "wallet-api"),
+    Planted("aws.eks.secrets_encryption", "cluster/sandbox-eks"),
+    Planted("aws.eks.endpoint_restricted", "cluster/sandbox-eks"),
+    Planted("aws.eks.audit_logging", "cluster/sandbox-eks"),
 )
 
 CLEAN: tuple[str, ...] = (
@@ -67,6 +70,9 @@ CLEAN: tuple[str, ...] = (
     "user/alice",
     "payments-acl",
     "/stages/prod",
+    "cluster/payments-eks",
+    "k8s:wallet/",
+    "k8s:_cluster/Namespace/wallet",
 )
 """Fragments of resource ids built correctly: no FAIL may be reported on them."""
 
@@ -338,6 +344,18 @@ def provision(endpoint_url: str, region: str = REGION) -> dict[str, Any]:
         ecr.put_image(repositoryName=repo, imageManifest=_manifest(repo), imageTag="1.0.0")
     digest = ecr.describe_images(repositoryName="wallet-api")["imageDetails"][0]["imageDigest"]
     ecr.start_image_scan(repositoryName="wallet-api", imageId={"imageDigest": digest})
+
+    eks = client("eks")
+    eks_role = f"arn:aws:iam::{ACCOUNT}:role/eks-control-plane"
+    eks.create_cluster(
+        name="payments-eks",
+        roleArn=eks_role,
+        resourcesVpcConfig={
+            "subnetIds": subnets, "endpointPublicAccess": False, "endpointPrivateAccess": True},
+        encryptionConfig=[{"resources": ["secrets"], "provider": {"keyArn": cde_key["KeyMetadata"]["Arn"]}}],
+        logging={"clusterLogging": [{"types": ["api", "audit", "authenticator"], "enabled": True}]},
+    )
+    eks.create_cluster(name="sandbox-eks", roleArn=eks_role, resourcesVpcConfig={"subnetIds": subnets})
 
     for user, console, mfa in (("alice", True, True), ("bob", True, False), ("ci-deployer", False, False)):
         iam.create_user(UserName=user)

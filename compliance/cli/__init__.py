@@ -31,7 +31,10 @@ from compliance.errors import UsageError
 EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 2, 4, 130
 
 COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
-    "scan": (("compliance.cli.scan",), "Scan a deployment and gate on the result."),
+    "scan": (
+        ("compliance.cli.scan", "compliance.cli.scan_kubernetes"),
+        "Scan a deployment and gate on the result.",
+    ),
     "demo": (("compliance.cli.demo",), "Scan an emulated payments deployment with deliberate gaps."),
     "frameworks": (("compliance.cli.frameworks",), "Framework catalogs: requirements, checks, coverage."),
     "attest": (("compliance.cli.attest",), "Manual attestations: evidence a person vouches for."),

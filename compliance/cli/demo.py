@@ -1,4 +1,5 @@
-"""`comply demo`: scan a reference payments deployment in an emulated AWS account, end to end."""
+"""`comply demo`: scan a reference payments deployment in an emulated AWS account, end to end, together
+with the wallet's own Kubernetes manifests (which must pass), into one scan and one report."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from compliance.engine import run_scan
 from compliance.findings import Finding, Status
 from compliance.scan import Scan
 from compliance.targets.aws import AwsTarget
+from compliance.targets.kubernetes import KubernetesTarget, wallet_manifests
 
 
 def planted_report(scan: Scan) -> tuple[list[str], list[str]]:
@@ -59,7 +61,9 @@ def run_demo(output: Output, console: Console) -> int:
     with mock.patch.dict(os.environ, DEMO_CREDENTIALS), moto_server() as endpoint:
         console.print(f"moto server on {endpoint}; provisioning the reference payments deployment ...")
         provision(endpoint)
-        scan = run_scan([AwsTarget(regions=[REGION], endpoint_url=endpoint)])
+        console.print(f"and the wallet's Kubernetes manifests in {wallet_manifests()} ...")
+        scan = run_scan([AwsTarget(regions=[REGION], endpoint_url=endpoint),
+                         KubernetesTarget(manifests=[wallet_manifests()])])
         scan.scope["label"] = "comply demo: emulated AWS account"
         finish(scan, output, console)
     missed, wrong = planted_report(scan)

@@ -16,7 +16,8 @@ EXPECTED = {
     "aws.iam.console_user_mfa": Severity.HIGH, "aws.cloudtrail.multi_region_logging": Severity.HIGH,
     "aws.cloudtrail.log_validation": Severity.MEDIUM, "aws.cloudtrail.bucket_locked": Severity.HIGH,
     "aws.cloudtrail.kms_encrypted": Severity.MEDIUM, "aws.ecr.scan_on_push": Severity.MEDIUM,
-    "aws.ecr.image_vulnerabilities": Severity.HIGH,
+    "aws.ecr.image_vulnerabilities": Severity.HIGH, "aws.eks.secrets_encryption": Severity.HIGH,
+    "aws.eks.endpoint_restricted": Severity.HIGH, "aws.eks.audit_logging": Severity.MEDIUM,
 }
 
 
@@ -33,3 +34,13 @@ def test_check_explains_itself(item):
         assert 1 <= text.count(". ") + text.endswith(".") <= 3
     assert item.function.__module__ == f"controls.aws.{item.id.split('.')[1]}"
 
+
+
+@pytest.mark.parametrize("item", all_checks("kubernetes"), ids=lambda c: c.id)
+def test_kubernetes_check_explains_itself(item):
+    assert item.title and "\n" not in item.title and len(item.title) <= 90
+    assert item.resource_type.startswith("Kubernetes")
+    for text in (item.rationale, item.remediation):
+        assert 40 <= len(text) <= 600 and "\n" not in text and "  " not in text
+    module = {"workload": "workloads", "rbac": "rbac", "network": "network"}[item.id.split(".")[1]]
+    assert item.function.__module__ == f"controls.kubernetes.{module}"

@@ -29,6 +29,9 @@ PCI_FAMILY = {
     "aws.iam": "8.",
     "aws.cloudtrail": "10.",
     "aws.ecr": "6.",
+    "aws.eks.secrets": "8.",
+    "aws.eks.endpoint": "1.",
+    "aws.eks.audit": "10.",
 }
 
 runner = CliRunner()

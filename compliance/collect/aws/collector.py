@@ -72,7 +72,7 @@ def follow_ups(task: Task, record: EvidenceRecord) -> list[Task]:
         items = task.select(items)
     out = []
     for item in items:
-        context = {**task.context, **item}
+        context = {**task.context, **(item if isinstance(item, dict) else {"item": item})}
         for step in task.follow:
             if step.when is not None and not step.when(context):
                 continue

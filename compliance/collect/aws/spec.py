@@ -2,7 +2,8 @@
 
 Each `Call` is one API operation made once per region (or once, for global services); each `Follow`
 is a per-item call made for every item the parent returned. Parameter values are templates filled
-from the parent items and the region, e.g. ``{"Bucket": "{Name}"}``. A new resource type costs a
+from the parent items and the region, e.g. ``{"Bucket": "{Name}"}``; an item that is a bare string
+(EKS cluster names) is ``{item}``. A new resource type costs a
 few lines here; the collector does the calling, paging, retrying and recording.
 """
 
@@ -92,6 +93,9 @@ AWS_SPEC: tuple[Call, ...] = (
     )),
     Call("cloudtrail", "describe_trails", "trailList", follow=(
         Follow("get_trail_status", {"Name": "{TrailARN}"}, when=_home_region),
+    )),
+    Call("eks", "list_clusters", "clusters", follow=(
+        Follow("describe_cluster", {"name": "{item}"}),
     )),
     Call("ecr", "get_registry_scanning_configuration"),
     Call("ecr", "describe_repositories", "repositories", follow=(

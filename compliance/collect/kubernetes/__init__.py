@@ -1,0 +1,1 @@
+"""Collectors for Kubernetes: a live cluster through the official client, or rendered manifests."""

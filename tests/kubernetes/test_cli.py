@@ -1,0 +1,94 @@
+"""`comply scan kubernetes` end to end: offline manifests and a live in-memory API server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from compliance.cli import app
+from tests.kube_server import api_server, load_documents
+from tests.kubernetes.planted import PAYMENTS, PCI_FAMILY, PLANTED, WALLET
+
+runner = CliRunner()
+
+
+def run(tmp_path, *args: str):
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["scan", "kubernetes", *args, "--out", str(out),
+                                 "--db", f"sqlite:///{tmp_path / 'comply.db'}"])
+    assert "Traceback" not in result.output
+    findings = json.loads((out / "findings.ocsf.json").read_text()) if result.exit_code in (0, 1, 3) else []
+    return result, findings
+
+
+def failing(findings: list[dict]) -> set[tuple[str, str]]:
+    return {(f["metadata"]["event_code"], f["resources"][0]["uid"]) for f in findings
+            if f["status_code"] == "FAIL"}
+
+
+def test_the_wallets_manifests_pass(tmp_path):
+    result, findings = run(tmp_path, "--manifests", str(WALLET))
+    assert result.exit_code == 0, result.output
+    assert findings and {f["status_code"] for f in findings} == {"PASS"}
+
+
+def test_rendered_manifests_report_each_planted_flaw_in_its_requirement_family(tmp_path):
+    result, findings = run(tmp_path, "--manifests", str(PAYMENTS / "00-namespaces.yaml"),
+                           "--manifests", str(PAYMENTS))
+    assert result.exit_code == 1, result.output
+    assert failing(findings) == PLANTED
+    assert "document 7 is not a Kubernetes object" in result.output
+    for f in findings:
+        if f["status_code"] != "FAIL":
+            continue
+        pci = [r.split("/", 1)[1] for r in f["compliance"]["requirements"] if r.startswith("PCI DSS")]
+        assert any(r.startswith(PCI_FAMILY[f["metadata"]["event_code"]]) for r in pci), f
+        assert any(r.startswith("ISO/IEC 27001:2022/") for r in f["compliance"]["requirements"]), f
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--manifests", "/nonexistent/dir"], "no such file or directory"),
+    (["--cde-label", "pci"], "expected KEY=VALUE"),
+    (["--kubeconfig", "/nonexistent/kubeconfig"], "not found"),
+    (["--manifests", "README.md", "--context", "prod"], "cannot be combined"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
+    result, _ = run(tmp_path, *args)
+    assert result.exit_code == 2 and message in result.output
+
+
+@pytest.fixture(scope="module")
+def live():
+    with api_server(load_documents([PAYMENTS])) as server:
+        yield server
+
+
+def test_a_live_cluster_reports_the_planted_flaws(live, tmp_path):
+    result, findings = run(tmp_path, "--kubeconfig", str(live.kubeconfig(tmp_path / "kc")))
+    assert result.exit_code == 1, result.output
+    assert failing(findings) == PLANTED
+
+
+@pytest.mark.parametrize(("token", "forbidden", "reason"), [
+    ("expired", (), "Unauthorized (401)"),
+    (None, ("roles", "networkpolicies"), "Forbidden (403)"),
+])
+def test_refusals_are_error_findings_with_the_reason_and_exit_3(tmp_path, token, forbidden, reason):
+    with api_server(load_documents([WALLET]), forbidden=forbidden) as server:
+        kubeconfig = server.kubeconfig(tmp_path / "kc", **({"token": token} if token else {}))
+        result, findings = run(tmp_path, "--kubeconfig", str(kubeconfig), "--context", "payments")
+    assert result.exit_code == 3, result.output
+    errors = [f for f in findings if f["status_code"] == "ERROR"]
+    assert errors and all(reason in f["message"] for f in errors), errors
+    assert not failing(findings)
+
+
+def test_an_unreachable_api_server_is_error_findings_and_exit_3(tmp_path):
+    with api_server() as server:
+        kubeconfig = server.kubeconfig(tmp_path / "kc")
+    result, findings = run(tmp_path, "--kubeconfig", str(kubeconfig), "--request-timeout", "5")
+    assert result.exit_code == 3, result.output
+    assert findings and all(f["status_code"] == "ERROR" and "could not be reached" in f["message"]
+                            for f in findings)

@@ -1,4 +1,7 @@
-"""`comply scan kubernetes`: a live cluster (kubeconfig or in-cluster) or rendered manifests offline."""
+"""`comply scan kubernetes`: a live cluster (kubeconfig or in-cluster) or rendered manifests offline.
+
+The shared `--timeout` sets the seconds each API request may take (the target's `timeout`).
+"""
 
 from __future__ import annotations
 
@@ -36,9 +39,6 @@ def scan_kubernetes_command(
         help="Registry host pattern images may come from "
         "(repeatable; default: private ECR, *.dkr.ecr.*.amazonaws.com).",
     ),
-    request_timeout: float = typer.Option(
-        30.0, "--request-timeout", min=1.0, help="Seconds per API request."
-    ),
 ) -> Target:
     """Scan a Kubernetes cluster, or its rendered manifests, and map the results to PCI DSS and ISO 27001."""
     from compliance.targets.kubernetes import KubernetesTarget, parse_label
@@ -47,5 +47,5 @@ def scan_kubernetes_command(
     return KubernetesTarget(
         kubeconfig=kubeconfig, context=context, namespaces=list(namespace or []),
         manifests=[*(manifests or []), *(paths or [])], cde_label=cde_label,
-        approved_registries=list(approved_registry or []), timeout=request_timeout,
+        approved_registries=list(approved_registry or []),
     )

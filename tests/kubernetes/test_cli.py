@@ -19,7 +19,8 @@ def run(tmp_path, *args: str):
     result = runner.invoke(app, ["scan", "kubernetes", *args, "--out", str(out),
                                  "--db", f"sqlite:///{tmp_path / 'comply.db'}"])
     assert "Traceback" not in result.output
-    findings = json.loads((out / "findings.ocsf.json").read_text()) if result.exit_code in (0, 1, 3) else []
+    path = out / "findings.ocsf.json"
+    findings = json.loads(path.read_text()) if path.is_file() else []
     return result, findings
 
 
@@ -71,24 +72,32 @@ def test_a_live_cluster_reports_the_planted_flaws(live, tmp_path):
     assert failing(findings) == PLANTED
 
 
-@pytest.mark.parametrize(("token", "forbidden", "reason"), [
-    ("expired", (), "Unauthorized (401)"),
-    (None, ("roles", "networkpolicies"), "Forbidden (403)"),
-])
-def test_refusals_are_error_findings_with_the_reason_and_exit_3(tmp_path, token, forbidden, reason):
-    with api_server(load_documents([WALLET]), forbidden=forbidden) as server:
-        kubeconfig = server.kubeconfig(tmp_path / "kc", **({"token": token} if token else {}))
+def test_a_refused_list_is_an_error_finding_with_the_reason_and_exit_3(tmp_path):
+    with api_server(load_documents([WALLET]), forbidden=("roles", "networkpolicies")) as server:
+        kubeconfig = server.kubeconfig(tmp_path / "kc")
         result, findings = run(tmp_path, "--kubeconfig", str(kubeconfig), "--context", "payments")
     assert result.exit_code == 3, result.output
     errors = [f for f in findings if f["status_code"] == "ERROR"]
-    assert errors and all(reason in f["message"] for f in errors), errors
-    assert not failing(findings)
+    assert {(f["metadata"]["event_code"], f["resources"][0]["uid"]) for f in errors} == {
+        ("kubernetes.rbac.wildcards", "k8s:_cluster/Role/*"),
+        ("kubernetes.network.cde_default_deny", "k8s:_cluster/Namespace/wallet")}
+    assert all("Forbidden (403)" in f["message"] for f in errors), errors
+    assert not failing(findings) and [f for f in findings if f["status_code"] == "PASS"]
 
 
-def test_an_unreachable_api_server_is_error_findings_and_exit_3(tmp_path):
-    with api_server() as server:
-        kubeconfig = server.kubeconfig(tmp_path / "kc")
-    result, findings = run(tmp_path, "--kubeconfig", str(kubeconfig), "--request-timeout", "5")
-    assert result.exit_code == 3, result.output
-    assert findings and all(f["status_code"] == "ERROR" and "could not be reached" in f["message"]
-                            for f in findings)
+@pytest.mark.parametrize(("how", "reason"), [
+    ("expired", "Unauthorized (401)"),
+    ("unreachable", "the API server could not be reached (connection refused)"),
+])
+def test_a_cluster_that_answers_nothing_is_error_findings_and_exit_2(tmp_path, how, reason):
+    """Issue 15's contract: a scan in which no check could read anything exits 2, saying why."""
+    with api_server(load_documents([WALLET])) as server:
+        token = "expired" if how == "expired" else "scanner-token"
+        kubeconfig = server.kubeconfig(tmp_path / "kc", token=token)
+        if how == "expired":
+            result, findings = run(tmp_path, "--kubeconfig", str(kubeconfig))
+    if how == "unreachable":
+        result, findings = run(tmp_path, "--kubeconfig", str(kubeconfig), "--timeout", "5")
+    assert result.exit_code == 2, result.output
+    assert "no check could read anything" in result.output and reason in result.output
+    assert findings and all(f["status_code"] == "ERROR" and reason in f["message"] for f in findings)

@@ -61,3 +61,16 @@ class Finding:
     @property
     def failed(self) -> bool:
         return self.status is Status.FAIL
+
+    def as_dict(self) -> dict:
+        return {"check_id": self.check_id, "resource_id": self.resource_id, "status": self.status.value,
+                "reason": self.reason, "severity": int(self.severity), "resource_type": self.resource_type,
+                "region": self.region, "evidence_ids": list(self.evidence_ids),
+                "suppressed_by": self.suppressed_by}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Finding:
+        return cls(check_id=data["check_id"], resource_id=data["resource_id"], status=Status(data["status"]),
+                   reason=data["reason"], severity=Severity(data["severity"]),
+                   resource_type=data.get("resource_type", ""), region=data.get("region"),
+                   evidence_ids=tuple(data.get("evidence_ids", ())), suppressed_by=data.get("suppressed_by"))

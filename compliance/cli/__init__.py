@@ -32,8 +32,12 @@ EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 2, 4, 130
 
 COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     "scan": (
-        ("compliance.cli.scan", "compliance.cli.scan_kubernetes"),
+        ("compliance.cli.scan", "compliance.cli.scan_kubernetes", "compliance.cli.shard"),
         "Scan a deployment and gate on the result.",
+    ),
+    "shard": (
+        ("compliance.cli.scan", "compliance.cli.scan_kubernetes", "compliance.cli.shard"),
+        "Run one shard of a scan planned as shards.",
     ),
     "demo": (("compliance.cli.demo",), "Scan an emulated payments deployment with deliberate gaps."),
     "frameworks": (("compliance.cli.frameworks",), "Framework catalogs: requirements, checks, coverage."),

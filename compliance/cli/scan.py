@@ -11,9 +11,9 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, Protocol, get_type_hints, runtime_checkable
 
 import typer
 from rich.console import Console
@@ -99,6 +99,7 @@ def prepare_output(
     quiet: bool = False,
     timeout: float | None = None,
     baseline: str | None = None,
+    scan_id: str | None = None,
 ) -> Output:
     """Validate every input a scan needs and claim the output folder, before anything is collected."""
     out_text = str(out)
@@ -123,8 +124,9 @@ def prepare_output(
     store.check_writable()
     base = load_baseline(baseline, store) if baseline else None
     folder = None if out_text == "-" else OutputFolder(out_text)
-    return Output(None if folder is None else folder.path, parsed, threshold, store, chosen, waivers_path,
-                  signing_key, organisation, quiet, timeout, base, folder, waivers=loaded)
+    output = Output(None if folder is None else folder.path, parsed, threshold, store, chosen, waivers_path,
+                    signing_key, organisation, quiet, timeout, base, folder, waivers=loaded)
+    return replace(output, scan_id=scan_id) if scan_id is not None else output
 
 
 def claim(output: Output) -> None:
@@ -396,7 +398,15 @@ def run_targets(targets: Sequence[Target], output: Output, *, select: Selection 
             output.folder.release()
 
 
-TargetBuilder = Callable[..., Target | Sequence[Target]]
+@runtime_checkable
+class ScanJob(Protocol):
+    """What a scan command may build instead of targets: work that is not one collection in this
+    process (planning shards, running them in a pool). It gets the validated output options."""
+
+    def run_job(self, output: Output) -> int: ...
+
+
+TargetBuilder = Callable[..., Target | Sequence[Target] | ScanJob]
 BUILDERS: dict[str, TargetBuilder] = {}
 """Every registered `comply scan <name>`: its options are what a config file's `<name>:` section may set."""
 
@@ -436,6 +446,12 @@ def scan_command(name: str) -> Callable[[TargetBuilder], TargetBuilder]:
                 if output.folder is not None:
                     output.folder.release()
                 raise
+            if isinstance(built, ScanJob):
+                try:
+                    raise typer.Exit(built.run_job(output))
+                finally:
+                    if output.folder is not None:
+                        output.folder.release()
             targets = [built] if not isinstance(built, Sequence) else list(built)
             raise typer.Exit(run_targets(targets, output))
 
@@ -490,7 +506,20 @@ def scan_aws_command(
     account_workers: int = typer.Option(
         8, "--account-workers", min=1, max=64, help="With --organization: accounts collected at once."
     ),
-) -> Target:
+    plan: bool = typer.Option(
+        False, "--plan", help="With --organization: record the scan as shards in --db and collect nothing."
+    ),
+    shard_by: str = typer.Option(
+        "account", "--shard-by", help="With --plan or --processes: account, or account-region."
+    ),
+    emit_job: Path | None = typer.Option(
+        None, "--emit-job", help="With --plan: write the Kubernetes Indexed Job that runs the shards."
+    ),
+    processes: int | None = typer.Option(
+        None, "--processes", min=1, max=64,
+        help="With --organization: run the shards in this many local processes, then finish.",
+    ),
+) -> Target | ScanJob:
     """Scan an AWS account or organisation (or an emulator) and map the results to PCI DSS and ISO 27001."""
     from compliance.targets.aws import AwsOrganizationTarget, AwsTarget
 
@@ -510,16 +539,30 @@ def scan_aws_command(
         "workers": workers,
     }
     if not organization:
-        if accounts or exclude_accounts:
-            raise UsageError("--accounts and --exclude-accounts need --organization")
+        if accounts or exclude_accounts or plan or processes or emit_job:
+            raise UsageError("--accounts, --exclude-accounts, --plan and --processes need --organization")
         return AwsTarget(**common)
-    return AwsOrganizationTarget(
+    target = AwsOrganizationTarget(
         **common,
         member_role=member_role,
         accounts=_id_list(accounts),
         exclude_accounts=_id_list(exclude_accounts),
         account_workers=account_workers,
     )
+    from compliance.cli.shard import PlanJob, PoolJob
+    from compliance.targets.aws_shards import SHARD_BY
+
+    if shard_by not in SHARD_BY:
+        raise UsageError(f"--shard-by must be one of {', '.join(SHARD_BY)}, got {shard_by!r}")
+    if emit_job is not None and not plan:
+        raise UsageError("--emit-job needs --plan")
+    if plan and processes:
+        raise UsageError("--plan records the shards for other machines; --processes runs them here: pick one")
+    if plan:
+        return PlanJob(target, shard_by, emit_job)
+    if processes:
+        return PoolJob(target, shard_by, processes)
+    return target
 
 
 def _id_list(text: str | None) -> list[str]:

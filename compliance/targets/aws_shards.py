@@ -1,0 +1,204 @@
+"""An AWS Organization scanned as shards: planning the units, running one, assembling the scan.
+
+A shard is an account (its checks run in the shard) or, with `account-region`, one region of an
+account or its global services (the checks then run when the scan is finished, over the account's
+evidence from all its shards, since a check may need every region at once). Collection is the same
+code a one-process `--organization` scan runs, so the findings are the same, id for id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from compliance import shards
+from compliance.collect.record import EvidenceRecord, Outcome
+from compliance.errors import UsageError
+from compliance.findings import Finding, Severity
+from compliance.scan import Scan
+from compliance.shards import Unit
+from compliance.store import Store
+from compliance.targets.aws import AwsOrganizationTarget
+
+SHARD_BY = ("account", "account-region")
+GLOBAL_UNIT = "global"
+
+
+def units(members: Iterable[Any], regions: list[str], shard_by: str) -> list[Unit]:
+    if shard_by not in SHARD_BY:
+        raise UsageError(f"--shard-by must be one of {', '.join(SHARD_BY)}, got {shard_by!r}")
+    out: list[Unit] = []
+    for member in members:
+        if shard_by == "account":
+            out.append(Unit(member.id, member.name))
+        else:
+            out.extend(Unit(member.id, member.name, region) for region in [GLOBAL_UNIT, *regions])
+    return out
+
+
+def plan_organization(target: AwsOrganizationTarget, store: Store, scan_id: str, shard_by: str,
+                      output: dict[str, Any]) -> int:
+    """List the organisation's accounts and record one shard per unit; collects nothing else."""
+    target.connect()
+    management = target._management
+    request = {
+        "profile": target.profile, "role_arn": target.role_arn, "external_id": target.external_id,
+        "regions": management.regions, "endpoint_url": management.endpoint_url,
+        "ecr_min_severity": target.ecr_min_severity.name, "workers": target.workers,
+        "max_attempts": target.max_attempts, "member_role": target.member_role, "timeout": target.timeout,
+        "shard_by": shard_by,
+    }
+    scope = {
+        "organization": True, "management_account": management.account_id, "member_role": target.member_role,
+        "regions": management.regions, "endpoint_url": management.endpoint_url, "profile": target.profile,
+        "role_arn": target.role_arn, "identity": management.identity,
+    }
+    if target.accounts or target.exclude_accounts:
+        scope["selection"] = {"accounts": target.accounts, "exclude_accounts": target.exclude_accounts}
+    chosen = units(target._members, management.regions, shard_by)
+    return shards.create(store, scan_id, "aws", chosen, request=request, output=output, scope=scope,
+                         listing=target._listing.as_dict())
+
+
+def _target(request: dict[str, Any]) -> AwsOrganizationTarget:
+    return AwsOrganizationTarget(
+        profile=request["profile"], role_arn=request["role_arn"], external_id=request["external_id"],
+        regions=list(request["regions"]), endpoint_url=request["endpoint_url"],
+        ecr_min_severity=Severity[request["ecr_min_severity"]], workers=request["workers"],
+        max_attempts=request["max_attempts"], member_role=request["member_role"], timeout=request["timeout"])
+
+
+@dataclass(frozen=True)
+class ShardOutcome:
+    index: int
+    attempt: int
+    committed: bool
+    reached: bool
+    findings: int
+    evidence: int
+
+
+def run_shard(store: Store, scan_id: str, index: int) -> ShardOutcome:
+    """One attempt at one shard: collect, evaluate a whole account, commit unless overtaken."""
+    plan = shards.plan(store, scan_id)
+    shard, attempt = shards.start(store, scan_id, index)
+    try:
+        return _attempt(store, plan, shard, attempt)
+    except BaseException as exc:  # recorded for `scan status`, then re-raised for the exit code
+        shards.fail(store, scan_id, index, attempt, f"{type(exc).__name__}: {exc}".strip())
+        raise
+
+
+def _attempt(store: Store, plan: shards.Plan, shard: shards.Shard, attempt: int) -> ShardOutcome:
+    from compliance.collect.aws.collector import collect
+    from compliance.collect.aws.organization import Member, enter, tag, unreachable
+    from compliance.collect.aws.session import AwsAccount, connect
+
+    request = plan.request
+    management = connect(profile=request["profile"], role_arn=request["role_arn"],
+                         external_id=request["external_id"] if request["role_arn"] else None,
+                         regions=request["regions"], endpoint_url=request["endpoint_url"],
+                         timeout=request["timeout"])
+    unit = shard.unit
+    member = Member(unit.account, unit.name, "ACTIVE")
+    spec = _spec(unit.region)
+    regions = [unit.region] if unit.region not in (None, GLOBAL_UNIT) else management.regions
+    account: AwsAccount | None = management
+    reached, reason = True, None
+    if unit.account != management.account_id:
+        account, refusal = enter(management, member, request["member_role"], request["external_id"])
+        if account is None:
+            reached, reason = False, refusal.error_message
+            records = unreachable(replace(management, regions=regions), member, refusal, spec)
+    if account is not None:
+        records = tag(collect(replace(account, regions=regions), spec, workers=request["workers"],
+                              max_attempts=request["max_attempts"], timeout=request["timeout"]), unit.account)
+    findings = evaluate(unit.account, plan, records) if unit.region is None else None
+    result = {"reached": reached, "reason": reason, "evidence": [r.as_dict() for r in records],
+              "findings": None if findings is None else [f.as_dict() for f in findings]}
+    committed = shards.commit(store, plan.scan_id, shard.index, attempt, result)
+    return ShardOutcome(shard.index, attempt, committed, reached, len(findings or ()), len(records))
+
+
+def _spec(region: str | None) -> list[Any]:
+    from compliance.collect.aws.spec import AWS_SPEC, GLOBAL
+
+    if region is None:
+        return list(AWS_SPEC)
+    return [c for c in AWS_SPEC if (c.scope == GLOBAL) == (region == GLOBAL_UNIT)]
+
+
+def evaluate(account_id: str, plan: shards.Plan, records: list[EvidenceRecord]) -> list[Finding]:
+    from compliance.engine import selected_checks
+    from controls.aws.inventory import AwsInventory
+    from controls.registry import run_checks
+
+    inventory = AwsInventory(account_id, list(plan.request["regions"]), records,
+                             options={"ecr_min_severity": plan.request["ecr_min_severity"]})
+    return list(run_checks(selected_checks("aws"), inventory))
+
+
+def _missing(plan: shards.Plan, shard: shards.Shard) -> tuple[list[EvidenceRecord], str]:
+    """ERROR records for every call a shard that never committed would have made, and why."""
+    from compliance.collect.aws.organization import Member, unreachable
+    from compliance.collect.aws.session import AwsAccount
+
+    unit = shard.unit
+    why = f"shard {shard.index} did not complete (attempt {shard.attempt}): {shard.reason or shard.state}"
+    regions = [unit.region] if unit.region not in (None, GLOBAL_UNIT) else list(plan.request["regions"])
+    placeholder = AwsAccount(None, {"Account": unit.account}, regions,  # type: ignore[arg-type]
+                             plan.request["endpoint_url"], None)  # type: ignore[arg-type]
+    marker = EvidenceRecord("aws", "comply", "run_shard", unit.region or "account", {"index": shard.index},
+                            shard.finished_at or plan.created_at, Outcome.ERROR, error_code="ShardFailed",
+                            error_message=why, account=unit.account)
+    member = Member(unit.account, unit.name, "ACTIVE")
+    return unreachable(placeholder, member, marker, _spec(unit.region)), why
+
+
+def assemble(store: Store, scan_id: str) -> Scan:
+    """The finished scan from every shard's committed result.
+
+    A shard that never committed leaves its account (or region) with ERROR evidence saying so: its
+    checks say ERROR and its requirements stay Not Tested, never passed.
+    """
+    from compliance.engine import selected_checks
+
+    plan = shards.plan(store, scan_id)
+    scope = dict(plan.scope)
+    identity = scope.pop("identity", {})
+    listing = EvidenceRecord.from_dict(plan.listing)
+    evidence: dict[str, EvidenceRecord] = {listing.id: listing}
+    findings: list[Finding] = []
+    unevaluated: dict[str, list[EvidenceRecord]] = {}
+    accounts: dict[str, dict[str, Any]] = {}
+    failed: list[dict[str, Any]] = []
+    every = shards.shards(store, scan_id)
+    for shard in every:
+        unit, result = shard.unit, shard.result
+        status = accounts.setdefault(unit.account, {"id": unit.account, "name": unit.name, "reached": True})
+        if shard.state == shards.DONE and result is not None:
+            records = [EvidenceRecord.from_dict(r) for r in result["evidence"]]
+            if not result["reached"]:
+                status.update(reached=False, reason=result["reason"])
+        else:
+            records, why = _missing(plan, shard)
+            result = None
+            failed.append({"index": shard.index, "account": unit.account, "region": unit.region,
+                           "reason": why})
+            status.update(reached=False, reason=why)
+        evidence.update((r.id, r) for r in records)
+        if result is not None and result["findings"] is not None:
+            findings.extend(Finding.from_dict(f) for f in result["findings"])
+        else:
+            unevaluated.setdefault(unit.account, []).extend(records)
+    for account_id, records in unevaluated.items():
+        findings.extend(evaluate(account_id, plan, records))
+    scope["accounts"] = list(accounts.values())
+    scope["shards"] = {"count": len(every), "shard_by": plan.request["shard_by"], "failed": failed}
+    scan = Scan(target="aws", scope=scope, identity=identity, id=plan.scan_id, started_at=plan.created_at,
+                options={"ecr_min_severity": plan.request["ecr_min_severity"],
+                         "checks": [c.id for c in selected_checks("aws")]})
+    scan.evidence = sorted(evidence.values(), key=lambda r: r.id)
+    scan.findings = findings
+    return scan

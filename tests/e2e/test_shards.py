@@ -181,3 +181,22 @@ def test_bad_shard_commands_are_one_line_and_exit_2(args, tmp_path):
         else _cli(*args, "--out", str(tmp_path / "o"), "--db", f"sqlite:///{tmp_path / 'b.db'}")
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
+
+
+def test_the_shipped_manifests_are_valid_kubernetes_and_pass_our_own_scan(tmp_path):
+    import kubernetes_validate
+
+    from compliance.kubernetes_jobs import dump, indexed_job
+
+    deploy = Path(__file__).resolve().parents[2] / "deploy" / "kubernetes"
+    (tmp_path / "emitted.yaml").write_text(dump([indexed_job("0123456789ab", 21)]))
+    documents = [d for f in [*sorted(deploy.glob("*.yaml")), tmp_path / "emitted.yaml"]
+                 for d in yaml.safe_load_all(f.read_text())]
+    assert {d["kind"] for d in documents} == {"Job", "CronJob", "ServiceAccount"}
+    for document in documents:
+        kubernetes_validate.validate(document, kubernetes_validate.latest_version(), strict=True)
+    result = _cli("scan", "kubernetes", "--manifests", str(deploy), "--out", str(tmp_path / "k8s"),
+                  "--db", f"sqlite:///{tmp_path / 'k.db'}")
+    findings = json.loads((tmp_path / "k8s" / "findings.ocsf.json").read_text())
+    assert findings and not [f["metadata"]["event_code"] for f in findings if f["status_code"] != "PASS"]
+    assert result.exit_code == 0, result.output

@@ -59,6 +59,19 @@ PLANTED: tuple[Planted, ...] = (
     Planted("aws.eks.secrets_encryption", "cluster/sandbox-eks"),
     Planted("aws.eks.endpoint_restricted", "cluster/sandbox-eks"),
     Planted("aws.eks.audit_logging", "cluster/sandbox-eks"),
+    Planted("aws.iam.password_length", "account-password-policy"),
+    Planted("aws.iam.password_max_age", "account-password-policy"),
+    Planted("aws.iam.root_hardware_mfa", ":root"),
+    Planted("aws.iam.full_admin_policies", "policy/ops-admin"),
+    Planted("aws.iam.user_direct_policies", "user/bob"),
+    Planted("aws.s3.account_public_access_block", "public-access-block"),
+    Planted("aws.s3.bucket_policy_not_public", "public-assets"),
+    Planted("aws.s3.bucket_public_access_block", "public-assets"),
+    Planted("aws.s3.tls_only", "scratch-uploads"),
+    Planted("aws.s3.cardholder_data_lifecycle", "cde-exports"),
+    Planted("aws.kms.no_pending_deletion", "key/"),
+    Planted("aws.cloudtrail.cloudwatch_logs", "app-trail"),
+    Planted("aws.cloudtrail.bucket_not_public", "app-trail"),
 )
 
 CLEAN: tuple[str, ...] = (
@@ -136,6 +149,42 @@ def _visibility(name: str) -> dict[str, Any]:
     return {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": name}
 
 
+def _harden_bucket(s3: Any, name: str, *, log_to: str | None = "access-logs") -> None:
+    """What a bucket holding CDE data or audit logs gets: no public access, TLS only, access logs."""
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "TlsOnly",
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Action": "s3:*",
+            "Resource": [f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    ]
+    if log_to is None:
+        statements.append(
+            {
+                "Sid": "AccessLogs",
+                "Effect": "Allow",
+                "Action": "s3:PutObject",
+                "Principal": {"Service": "logging.s3.amazonaws.com"},
+                "Resource": f"arn:aws:s3:::{name}/*",
+            }
+        )
+    s3.put_public_access_block(
+        Bucket=name,
+        PublicAccessBlockConfiguration=dict.fromkeys(
+            ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True
+        ),
+    )
+    s3.put_bucket_policy(Bucket=name, Policy=json.dumps({"Version": "2012-10-17", "Statement": statements}))
+    if log_to:
+        s3.put_bucket_logging(
+            Bucket=name,
+            BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": log_to, "TargetPrefix": f"{name}/"}},
+        )
+
+
 def provision(endpoint_url: str, region: str = REGION) -> dict[str, Any]:
     """Build the reference deployment; returns the names and ids a caller may want to look up."""
     session = boto3.Session(region_name=region)
@@ -186,6 +235,8 @@ def provision(endpoint_url: str, region: str = REGION) -> dict[str, Any]:
     cde_key_id = cde_key["KeyMetadata"]["KeyId"]
     kms.enable_key_rotation(KeyId=cde_key_id)
     kms.create_key(Description="legacy key without rotation")
+    retired = kms.create_key(Description="retired key")["KeyMetadata"]["KeyId"]
+    kms.schedule_key_deletion(KeyId=retired, PendingWindowInDays=30)
 
     cert = acm.request_certificate(DomainName="pay.example.test")["CertificateArn"]
     albs = {}
@@ -295,8 +346,27 @@ def provision(endpoint_url: str, region: str = REGION) -> dict[str, Any]:
         cardholder: bool = False,
         lock_mode: str | None = None,
         lock_days: int = 0,
+        hardened: bool = False,
+        log_to: str | None = "access-logs",
+        expire_days: int = 0,
     ) -> str:
         s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=lock_mode is not None)
+        if hardened:
+            _harden_bucket(s3, name, log_to=log_to)
+        if expire_days:
+            s3.put_bucket_lifecycle_configuration(
+                Bucket=name,
+                LifecycleConfiguration={
+                    "Rules": [
+                        {
+                            "ID": "retention",
+                            "Status": "Enabled",
+                            "Filter": {"Prefix": ""},
+                            "Expiration": {"Days": expire_days},
+                        }
+                    ]
+                },
+            )
         if sse:
             rule = (
                 {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": kms_key}
@@ -321,10 +391,30 @@ def provision(endpoint_url: str, region: str = REGION) -> dict[str, Any]:
             )
         return name
 
-    bucket("cardholder-data", kms_key=cde_key_id, cardholder=True)
+    bucket("access-logs", kms_key=cde_key_id, hardened=True, log_to=None)
+    bucket("cardholder-data", kms_key=cde_key_id, cardholder=True, hardened=True, expire_days=400)
     bucket("cde-exports", cardholder=True)
     bucket("scratch-uploads", sse=False)
-    org_bucket = bucket("org-trail-logs", kms_key=cde_key_id, lock_mode="COMPLIANCE", lock_days=400)
+    public = bucket("public-assets")
+    s3.put_bucket_policy(
+        Bucket=public,
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": "*",
+                        "Action": "s3:GetObject",
+                        "Resource": f"arn:aws:s3:::{public}/*",
+                    }
+                ],
+            }
+        ),
+    )
+    org_bucket = bucket(
+        "org-trail-logs", kms_key=cde_key_id, lock_mode="COMPLIANCE", lock_days=400, hardened=True
+    )
     app_bucket = bucket("app-trail-logs", lock_mode="GOVERNANCE", lock_days=30)
 
     trail.create_trail(
@@ -333,6 +423,18 @@ def provision(endpoint_url: str, region: str = REGION) -> dict[str, Any]:
         IsMultiRegionTrail=True,
         EnableLogFileValidation=True,
         KmsKeyId=cde_key["KeyMetadata"]["Arn"],
+        CloudWatchLogsLogGroupArn=f"arn:aws:logs:{region}:{ACCOUNT}:log-group:org-trail:*",
+        CloudWatchLogsRoleArn=f"arn:aws:iam::{ACCOUNT}:role/org-trail-to-cloudwatch",
+    )
+    trail.put_event_selectors(
+        TrailName="org-trail",
+        EventSelectors=[
+            {
+                "ReadWriteType": "All",
+                "IncludeManagementEvents": True,
+                "DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3"]}],
+            }
+        ],
     )
     trail.start_logging(Name="org-trail")
     trail.create_trail(Name="app-trail", S3BucketName=app_bucket)
@@ -351,12 +453,27 @@ def provision(endpoint_url: str, region: str = REGION) -> dict[str, Any]:
         name="payments-eks",
         roleArn=eks_role,
         resourcesVpcConfig={
-            "subnetIds": subnets, "endpointPublicAccess": False, "endpointPrivateAccess": True},
+            "subnetIds": subnets,
+            "endpointPublicAccess": False,
+            "endpointPrivateAccess": True,
+        },
         encryptionConfig=[{"resources": ["secrets"], "provider": {"keyArn": cde_key["KeyMetadata"]["Arn"]}}],
         logging={"clusterLogging": [{"types": ["api", "audit", "authenticator"], "enabled": True}]},
     )
     eks.create_cluster(name="sandbox-eks", roleArn=eks_role, resourcesVpcConfig={"subnetIds": subnets})
 
+    iam.update_account_password_policy(
+        MinimumPasswordLength=8,
+        RequireNumbers=True,
+        RequireLowercaseCharacters=True,
+        PasswordReusePrevention=4,
+    )
+    admin = iam.create_policy(
+        PolicyName="ops-admin",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        ),
+    )["Policy"]["Arn"]
     for user, console, mfa in (("alice", True, True), ("bob", True, False), ("ci-deployer", False, False)):
         iam.create_user(UserName=user)
         if console:
@@ -368,4 +485,5 @@ def provision(endpoint_url: str, region: str = REGION) -> dict[str, Any]:
             iam.enable_mfa_device(
                 UserName=user, SerialNumber=serial, AuthenticationCode1="123456", AuthenticationCode2="654321"
             )
+    iam.attach_user_policy(UserName="bob", PolicyArn=admin)
     return {"vpc": vpc, "albs": albs, "api": api, "empty_acl": empty_acl, "good_acl": good_acl}

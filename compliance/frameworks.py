@@ -28,6 +28,19 @@ class Requirement:
     checks: tuple[str, ...] = ()
     note: str = ""
     """For a partial requirement: which part the checks show and which they do not (one line)."""
+    reasons: tuple[tuple[str, str], ...] = ()
+    """(check id, one line on why the check is evidence for this requirement), where the catalog says."""
+
+    def reason(self, check_id: str) -> str:
+        return dict(self.reasons).get(check_id, "")
+
+
+def _mapping(checks: Any) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """A requirement's checks: a list of ids, or a mapping of each id to the reason it is evidence."""
+    if isinstance(checks, dict):
+        return tuple(str(c) for c in checks), tuple((str(c), " ".join(str(w or "").split()))
+                                                    for c, w in checks.items())
+    return tuple(checks or ()), ()
 
 
 @dataclass(frozen=True)
@@ -73,8 +86,8 @@ def parse_catalog(data: Any, source: str = "catalog") -> Framework:
         reqs = tuple(
             Requirement(
                 id=str(r["id"]), principal=str(r["principal"]), title=str(r["title"]),
-                testing=r.get("testing", "manual"), checks=tuple(r.get("checks") or ()),
-                note=str(r.get("note") or ""),
+                testing=r.get("testing", "manual"), checks=_mapping(r.get("checks"))[0],
+                reasons=_mapping(r.get("checks"))[1], note=str(r.get("note") or ""),
             )
             for r in data["requirements"]
         )

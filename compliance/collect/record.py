@@ -41,6 +41,16 @@ def jsonable(value: Any) -> Any:
     return json.loads(canonical_json(value))
 
 
+def items_at(response: dict[str, Any] | None, key: str) -> list[dict[str, Any]]:
+    """The items under `key`, a dotted path such as ``DistributionList.Items``. A name or URL in a list
+    of strings becomes ``{"item": value}``: the collector fills ``{item}`` templates from it and checks
+    read it back the same way."""
+    value: Any = response or {}
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return [v if isinstance(v, dict) else {"item": v} for v in value or []]
+
+
 def utcnow() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from compliance.collect.record import EvidenceRecord, Outcome, canonical_json
+from compliance.collect.record import EvidenceRecord, Outcome, canonical_json, items_at
 
 GLOBAL = "global"
 
@@ -44,7 +44,6 @@ class AwsInventory:
         self._by_call[(rec.service, rec.operation, scope, canonical_json(rec.params))] = rec
         self._by_op.setdefault((rec.service, rec.operation), []).append(rec)
 
-
     def call(self, service: str, operation: str, region: str | None = None,
              **params: Any) -> EvidenceRecord | None:
         """The record of one call, or None when it was never made (the check must then say ERROR)."""
@@ -73,7 +72,7 @@ class AwsInventory:
             elif rec.outcome is Outcome.ERROR:
                 failures.append(rec)
             else:
-                items.extend(Item(entry, region, rec) for entry in (rec.response or {}).get(key, []))
+                items.extend(Item(entry, region, rec) for entry in items_at(rec.response, key))
         return items, failures
 
     def global_listing(self, service: str, operation: str, key: str,

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from compliance.findings import Severity
+from compliance.findings import Severity, Status
 from controls.registry import all_checks
+from tests.controls.builders import inventory
 
 EXPECTED = {
     "aws.ec2.sg_admin_ports_open": Severity.HIGH, "aws.ec2.sg_all_traffic_open": Severity.CRITICAL,
@@ -21,8 +22,18 @@ EXPECTED = {
 }
 
 
-def test_every_aws_check_is_registered_with_its_severity():
-    assert {c.id: c.severity for c in all_checks("aws")} == EXPECTED
+def test_the_first_aws_checks_keep_their_ids_and_severities():
+    registered = {c.id: c.severity for c in all_checks("aws")}
+    assert {k: registered.get(k) for k in EXPECTED} == EXPECTED
+    assert len(registered) >= 47
+
+
+@pytest.mark.parametrize("item", all_checks("aws"), ids=lambda c: c.id)
+def test_no_evidence_at_all_is_an_error_never_a_pass(item):
+    """Fail closed: with nothing collected, every check says ERROR (at least once) and nothing else."""
+    findings = item.run(inventory())
+    assert findings and {f.status for f in findings} == {Status.ERROR}, findings
+    assert all(f.reason and not f.resource_id.startswith("check:") for f in findings)
 
 
 @pytest.mark.parametrize("item", all_checks("aws"), ids=lambda c: c.id)
@@ -44,3 +55,14 @@ def test_kubernetes_check_explains_itself(item):
         assert 40 <= len(text) <= 600 and "\n" not in text and "  " not in text
     module = {"workload": "workloads", "rbac": "rbac", "network": "network"}[item.id.split(".")[1]]
     assert item.function.__module__ == f"controls.kubernetes.{module}"
+
+def test_every_pci_mapping_of_an_aws_check_says_why_in_one_line():
+    from compliance.frameworks import load
+
+    pci = load("pci-dss-4.0.1")
+    mapped = [(req, c) for req in pci.requirements for c in req.checks if c.startswith("aws.")]
+    assert mapped
+    for req, check_id in mapped:
+        why = req.reason(check_id)
+        assert why and "\n" not in why and len(why) <= 140, (req.id, check_id)
+    assert len({req.id for req, _ in mapped}) >= 39

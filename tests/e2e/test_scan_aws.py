@@ -14,6 +14,14 @@ from compliance.demo import PLANTED
 from compliance.store import Store
 
 PCI_FAMILY = {
+    "aws.iam.full_admin": "7.",
+    "aws.iam.user_direct": "7.",
+    "aws.s3.cardholder_data_lifecycle": "3.",
+    "aws.s3.tls_only": "4.",
+    "aws.s3.account_public": "1.",
+    "aws.s3.bucket_public": "1.",
+    "aws.s3.bucket_policy": "1.",
+    "aws.cloudtrail.bucket_not_public": "10.",
     "aws.ec2.sg": "1.",
     "aws.ec2.default_sg": "1.",
     "aws.rds.not_public": "1.",

@@ -13,12 +13,13 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from botocore.exceptions import ClientError
 
 from compliance.collect.aws.session import AwsAccount, client_config
 from compliance.collect.aws.spec import GLOBAL, Call, Follow
-from compliance.collect.record import EvidenceRecord, Outcome, jsonable, utcnow
+from compliance.collect.record import EvidenceRecord, Outcome, items_at, jsonable, utcnow
 
 NOT_IMPLEMENTED = "NotImplemented"
 log = logging.getLogger("comply.aws")
@@ -58,8 +59,9 @@ def plan(spec: Iterable[Call], target: AwsAccount) -> list[Task]:
     for call in spec:
         scopes = [(GLOBAL, target.home_region)] if call.scope == GLOBAL else [(r, r) for r in target.regions]
         for scope, region in scopes:
-            tasks.append(Task(call.service, call.operation, scope, region, dict(call.params), call.absent,
-                              {"region": region}, call.key, call.follow))
+            params = fill(call.params, {"region": region, "account": target.account_id})
+            tasks.append(Task(call.service, call.operation, scope, region, params, call.absent,
+                              {"region": region, "account": target.account_id}, call.key, call.follow))
     return tasks
 
 
@@ -67,7 +69,7 @@ def follow_ups(task: Task, record: EvidenceRecord) -> list[Task]:
     """The per-item calls a successful answer implies."""
     if record.outcome is not Outcome.OK or not task.follow or not task.key:
         return []
-    items = (record.response or {}).get(task.key) or []
+    items = items_at(record.response, task.key)
     if task.select is not None:
         items = task.select(items)
     out = []
@@ -113,6 +115,19 @@ def _error_code(exc: BaseException) -> tuple[str, str, str | None]:
     return type(exc).__name__, (str(exc).splitlines() or [""])[0], None
 
 
+def _one_host(endpoint_url: str) -> Callable[..., None]:
+    """An emulator answers on one host: undo the ``{AccountId}.`` host prefix s3control's endpoint rules
+    put in front of --endpoint-url."""
+    host = urlsplit(endpoint_url).netloc
+
+    def rewrite(request: Any, **_: Any) -> None:
+        parts = urlsplit(request.url)
+        if parts.netloc != host and parts.netloc.endswith("." + host):
+            request.url = urlunsplit(parts._replace(netloc=host))
+
+    return rewrite
+
+
 class AwsCollector:
     def __init__(self, target: AwsAccount, *, workers: int = 16, max_attempts: int = 8,
                  timeout: float | None = None) -> None:
@@ -127,8 +142,11 @@ class AwsCollector:
         with self._lock:
             key = (service, region)
             if key not in self._clients:
-                self._clients[key] = self.target.session.client(
+                client = self.target.session.client(
                     service, region_name=region, endpoint_url=self.target.endpoint_url, config=self.config)
+                if self.target.endpoint_url and service == "s3control":
+                    client.meta.events.register("before-sign.s3-control", _one_host(self.target.endpoint_url))
+                self._clients[key] = client
             return self._clients[key]
 
     def call(self, task: Task) -> EvidenceRecord:

@@ -2,8 +2,9 @@
 
 Each `Call` is one API operation made once per region (or once, for global services); each `Follow`
 is a per-item call made for every item the parent returned. Parameter values are templates filled
-from the parent items and the region, e.g. ``{"Bucket": "{Name}"}``; an item that is a bare string
-(EKS cluster names) is ``{item}``. A new resource type costs a
+from the parent items, the region and the account, e.g. ``{"Bucket": "{Name}"}`` or
+``{"AccountId": "{account}"}``; `key` may be a dotted path (``DistributionList.Items``) and a list of
+plain names is followed with ``{item}``. A new resource type costs a
 few lines here; the collector does the calling, paging, retrying and recording.
 """
 
@@ -58,16 +59,35 @@ WAF_FOR = "get_web_acl_for_resource"
 
 AWS_SPEC: tuple[Call, ...] = (
     Call("iam", "get_account_summary", scope=GLOBAL),
+    Call("iam", "get_account_password_policy", scope=GLOBAL, absent=frozenset({"NoSuchEntity"})),
+    Call("iam", "list_virtual_mfa_devices", "VirtualMFADevices", scope=GLOBAL),
+    Call("iam", "list_server_certificates", "ServerCertificateMetadataList", scope=GLOBAL),
     Call("iam", "list_users", "Users", scope=GLOBAL, follow=(
         Follow("get_login_profile", {"UserName": "{UserName}"}, absent=frozenset({"NoSuchEntity"})),
         Follow("list_mfa_devices", {"UserName": "{UserName}"}),
+        Follow("list_attached_user_policies", {"UserName": "{UserName}"}),
+        Follow("list_user_policies", {"UserName": "{UserName}"}),
+        Follow("list_access_keys", {"UserName": "{UserName}"}, key="AccessKeyMetadata", then=(
+            Follow("get_access_key_last_used", {"AccessKeyId": "{AccessKeyId}"}),
+        )),
     )),
+    Call("iam", "list_policies", "Policies", scope=GLOBAL, params={"Scope": "Local", "OnlyAttached": True},
+         follow=(Follow("get_policy_version", {"PolicyArn": "{Arn}", "VersionId": "{DefaultVersionId}"}),)),
+    Call("s3control", "get_public_access_block", scope=GLOBAL, params={"AccountId": "{account}"},
+         absent=frozenset({"NoSuchPublicAccessBlockConfiguration"})),
     Call("s3", "list_buckets", "Buckets", scope=GLOBAL, follow=(
         Follow("get_bucket_encryption", {"Bucket": "{Name}"},
                absent=frozenset({"ServerSideEncryptionConfigurationNotFoundError"})),
         Follow("get_bucket_tagging", {"Bucket": "{Name}"}, absent=frozenset({"NoSuchTagSet"})),
         Follow("get_object_lock_configuration", {"Bucket": "{Name}"},
                absent=frozenset({"ObjectLockConfigurationNotFoundError"})),
+        Follow("get_public_access_block", {"Bucket": "{Name}"},
+               absent=frozenset({"NoSuchPublicAccessBlockConfiguration"})),
+        Follow("get_bucket_policy", {"Bucket": "{Name}"}, absent=frozenset({"NoSuchBucketPolicy"})),
+        Follow("get_bucket_acl", {"Bucket": "{Name}"}),
+        Follow("get_bucket_logging", {"Bucket": "{Name}"}),
+        Follow("get_bucket_lifecycle_configuration", {"Bucket": "{Name}"},
+               absent=frozenset({"NoSuchLifecycleConfiguration"})),
     )),
     Call("ec2", "describe_security_groups", "SecurityGroups"),
     Call("ec2", "get_ebs_encryption_by_default"),
@@ -90,9 +110,11 @@ AWS_SPEC: tuple[Call, ...] = (
     Call("kms", "list_keys", "Keys", follow=(
         Follow("describe_key", {"KeyId": "{KeyId}"}),
         Follow("get_key_rotation_status", {"KeyId": "{KeyId}"}),
+        Follow("get_key_policy", {"KeyId": "{KeyId}", "PolicyName": "default"}),
     )),
     Call("cloudtrail", "describe_trails", "trailList", follow=(
         Follow("get_trail_status", {"Name": "{TrailARN}"}, when=_home_region),
+        Follow("get_event_selectors", {"TrailName": "{TrailARN}"}, when=_home_region),
     )),
     Call("eks", "list_clusters", "clusters", follow=(
         Follow("describe_cluster", {"name": "{item}"}),

@@ -33,7 +33,9 @@ def _clusters(inv: AwsInventory, judge: Judge) -> Iterator[Verdict]:
 
 
 def _name(item: Item) -> str:
-    return item.data if isinstance(item.data, str) else str(item.get("name", "?"))
+    if isinstance(item.data, str):
+        return item.data
+    return str(item.get("item") or item.get("name", "?"))
 
 
 @check("aws.eks.secrets_encryption", severity=Severity.HIGH, resource_type="AwsEksCluster",

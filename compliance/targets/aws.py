@@ -12,7 +12,9 @@ from compliance.targets import Collected, Progress
 
 
 @dataclass
-class AwsTarget:
+class AwsOptions:
+    """How to reach AWS and how hard to call it: shared by the account and organisation targets."""
+
     name: ClassVar[str] = "aws"
 
     profile: str | None = None
@@ -22,9 +24,14 @@ class AwsTarget:
     endpoint_url: str | None = None
     ecr_min_severity: Severity = Severity.HIGH
     workers: int = 16
+    """Concurrent calls (per account, in an organisation)."""
     max_attempts: int = 8
     timeout: float | None = None
     """Seconds each API call's connect and read may take (--timeout)."""
+
+
+@dataclass
+class AwsTarget(AwsOptions):
     _account: Any = field(default=None, init=False, repr=False)
 
     def connect(self) -> None:
@@ -74,7 +81,7 @@ class _Tally:
 
 
 @dataclass
-class AwsOrganizationTarget:
+class AwsOrganizationTarget(AwsOptions):
     """Every active account of an AWS Organization, entered through a role each member trusts.
 
     Accounts are collected concurrently (`account_workers` at a time), each with its own bounded pool
@@ -82,21 +89,10 @@ class AwsOrganizationTarget:
     holds up only its own calls. The management account is scanned with the scan's own credentials.
     """
 
-    name: ClassVar[str] = "aws"
-
-    profile: str | None = None
-    role_arn: str | None = None
-    external_id: str | None = None
-    regions: list[str] = field(default_factory=list)
-    endpoint_url: str | None = None
-    ecr_min_severity: Severity = Severity.HIGH
-    workers: int = 8
-    max_attempts: int = 8
     member_role: str = "OrganizationAccountAccessRole"
     accounts: list[str] = field(default_factory=list)
     exclude_accounts: list[str] = field(default_factory=list)
     account_workers: int = 8
-    timeout: float | None = None
     _management: Any = field(default=None, init=False, repr=False)
     _members: list[Any] = field(default_factory=list, init=False, repr=False)
     _listing: Any = field(default=None, init=False, repr=False)

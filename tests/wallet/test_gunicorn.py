@@ -284,3 +284,42 @@ def test_problem_worker_in_process(caplog):
     theirs.close()
     ours.close()
     worker.handle_error(None, ours, None, http_errors.InvalidHeader("x"))  # a closed socket: logged only
+
+
+def test_lockout_holds_across_worker_processes(tmp_path):
+    """Three gunicorn workers, each guess on a new connection (so the workers share them out): the
+    count lives in the database, so exactly auth_max_failures guesses are checked in all, not per worker."""
+    home = tmp_path / "home"
+    env = {**os.environ, "WALLET_HOME": str(home), "WALLET_AUTH_MAX_FAILURES": "4"}
+    env.pop("WALLET_DATABASE_URL", None)
+    _run(env, "db", "upgrade")
+    creds = json.loads(_run(env, "tenant", "create", "Guess", "--domain", "guess.example.test"))
+    port = _free_port()
+    with (tmp_path / "err.log").open("wb") as err:
+        command = [WALLET, "serve", "--self-signed", "--port", str(port), "--workers", "3", "--threads", "2"]
+        proc = subprocess.Popen(command, env=env, stdout=err, stderr=err)
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            cert = str(home / "tls" / "self-signed.crt")
+            codes = []
+            for i in range(9):
+                with requests.Session() as s:  # a new connection each time
+                    s.trust_env = False
+                    r = s.post(
+                        f"https://127.0.0.1:{port}/oauth/token",
+                        data={"grant_type": "client_credentials"},
+                        auth=(creds["client_id"], f"guess-{i}"),
+                        verify=cert,
+                    )
+                    codes.append(r.status_code)
+            assert codes == [401] * 4 + [429] * 5
+            assert int(r.headers["Retry-After"]) > 1700
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)

@@ -25,7 +25,8 @@ STORE_URL_SOURCE = "comply-store"  # the Secret holding the store URL under the 
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/wallet-comply@sha256:" + "0" * 64
 ROLE_ARN = "arn:aws:iam::123456789012:role/ComplyOrganizationScanner"
 SCAN_ID = "SCAN_ID"
-SCRATCH = "/tmp"  # noqa: S108 # nosec B108 - a path inside the pod, an emptyDir of its own
+# a path inside the pod, where an emptyDir of its own is mounted
+SCRATCH = "/tmp"  # noqa: S108 # nosec B108
 LABELS = {"app.kubernetes.io/name": "comply", "app.kubernetes.io/component": "scanner"}
 
 

@@ -123,7 +123,9 @@ def _run_pool(db_url: str, scan_id: str, count: int, processes: int, err: Consol
         while queue and len(running) < processes:
             index, tries = queue.pop(0)
             command = [*_comply(), "shard", "run", scan_id, "--index", str(index), "--no-finish", "--quiet"]
-            running[subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)] = (index, tries)  # noqa: S603 # nosec B603 - our own command, no shell
+            # our own command line, no shell
+            process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)  # noqa: S603 # nosec B603
+            running[process] = (index, tries)
         time.sleep(0.05)
         for process in [p for p in running if p.poll() is not None]:
             index, tries = running.pop(process)

@@ -17,7 +17,7 @@ from flask import Flask
 
 
 def self_signed(directory: Path, hosts: tuple[str, ...] = ("localhost", "127.0.0.1")) -> tuple[Path, Path]:
-    """Write a fresh ECDSA P-256 key and a 30-day certificate for `hosts`; return (cert, key) paths."""
+    """Write a fresh ECDSA P-256 key and a 90-day certificate for `hosts`; return (cert, key) paths."""
     key = ec.generate_private_key(ec.SECP256R1())
     names: list[x509.GeneralName] = []
     for host in hosts:
@@ -34,7 +34,7 @@ def self_signed(directory: Path, hosts: tuple[str, ...] = ("localhost", "127.0.0
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=30))
+        .not_valid_after(now + dt.timedelta(days=90))
         .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)

@@ -1,0 +1,50 @@
+"""`comply scan web` against the real wallet served by gunicorn over TLS on loopback: everything
+passes except the self-signed certificate a loopback deployment inherently has."""
+
+from __future__ import annotations
+
+import pytest
+
+from compliance.findings import Status
+from tests.web.conftest import scan_web
+
+
+@pytest.fixture(scope="module")
+def scanned(wallet_served, tmp_path_factory):
+    out = tmp_path_factory.mktemp("wallet-scan")
+    result, scan, _ = scan_web(out, "--url", wallet_served.url, "--ca-file", str(wallet_served.cert),
+                               "--credentials", str(wallet_served.credentials))
+    return result, scan
+
+
+def test_the_wallet_fails_nothing_but_its_self_signed_certificate(scanned, wallet_served):
+    result, scan = scanned
+    assert result.exit_code == 1, result.output
+    failed = [(f.check_id, f.resource_id, f.reason) for f in scan.findings if f.status is Status.FAIL]
+    assert [(c, r) for c, r, _ in failed] == [("web.tls.certificate_trusted", wallet_served.url)]
+    assert "self-signed" in failed[0][2]
+    assert scan.errors() == []
+
+
+def test_every_web_check_ran_and_isolation_was_really_tried(scanned, wallet_served):
+    _, scan = scanned
+    ran = {f.check_id for f in scan.findings}
+    assert ran >= {"web.tls.protocols", "web.tls.cipher_suites", "web.tls.https_only", "web.auth.required",
+                   "web.carddata.no_full_pan", "web.errors.no_internals", "web.errors.handled",
+                   "web.headers.hsts", "web.headers.cors", "web.isolation.cross_tenant"}
+    isolation = {f.resource_id: f.reason for f in scan.findings if f.check_id == "web.isolation.cross_tenant"}
+    assert "answered 404" in isolation[f"GET {wallet_served.url}/v1/wallets/{{wallet_id}}"]
+    auth = {f.resource_id for f in scan.findings if f.check_id == "web.auth.required"}
+    assert f"GET {wallet_served.url}/v1/wallets/{{wallet_id}}/transactions" in auth
+    protocols = next(f for f in scan.findings if f.check_id == "web.tls.protocols")
+    assert protocols.status is Status.PASS and "TLS 1.0" not in protocols.reason
+
+
+def test_rate_limit_probe_on_the_wallet(wallet_served, tmp_path):
+    """The burst goes last and uses wrong client credentials, so it creates nothing."""
+    result, scan, _ = scan_web(tmp_path, "--url", wallet_served.url, "--insecure", "--probe-rate-limit",
+                               "--rate-limit-burst", "12", "--max-requests", "60")
+    assert result.exit_code in (1, 3), result.output
+    limit = [f for f in scan.findings if f.check_id == "web.abuse.token_rate_limit"]
+    assert len(limit) == 1 and limit[0].resource_id == f"POST {wallet_served.url}/oauth/token"
+    assert limit[0].status in (Status.PASS, Status.FAIL), limit[0].reason

@@ -23,7 +23,10 @@ def test_the_wallet_fails_nothing_but_its_self_signed_certificate(scanned, walle
     failed = [(f.check_id, f.resource_id, f.reason) for f in scan.findings if f.status is Status.FAIL]
     assert [(c, r) for c, r, _ in failed] == [("web.tls.certificate_trusted", wallet_served.url)]
     assert "self-signed" in failed[0][2]
-    assert scan.errors() == []
+    # GET /v1/topups/{topup_id} has no listing to learn another tenant's top-up ids from in a
+    # read-only scan: honestly not assessed rather than passed
+    errors = [(f.check_id, f.resource_id) for f in scan.errors()]
+    assert errors in ([], [("web.isolation.cross_tenant", f"GET {wallet_served.url}/v1/topups/{{topup_id}}")])
 
 
 def test_every_web_check_ran_and_isolation_was_really_tried(scanned, wallet_served):

@@ -11,8 +11,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-# subprocess: only this interpreter running the wallet's own CLI, with fixed arguments
-import subprocess  # nosec B404
+import subprocess  # nosec B404 - only this interpreter, running the wallet's CLI
 import sys
 import time
 from collections.abc import Iterator

@@ -101,3 +101,23 @@ def test_a_cluster_that_answers_nothing_is_error_findings_and_exit_2(tmp_path, h
     assert result.exit_code == 2, result.output
     assert "no check could read anything" in result.output and reason in result.output
     assert findings and all(f["status_code"] == "ERROR" and reason in f["message"] for f in findings)
+
+
+def test_the_pre_commit_hook_scans_the_changed_files_it_is_given(tmp_path, monkeypatch):
+    import re
+    import shlex
+    from pathlib import Path
+
+    import yaml
+
+    hook = yaml.safe_load((Path(__file__).resolve().parents[2] / ".pre-commit-hooks.yaml").read_text())
+    (entry,) = [h for h in hook if h["id"] == "comply-kubernetes-manifests"]
+    command = shlex.split(entry["entry"])
+    assert command[:3] == ["comply", "scan", "kubernetes"] and entry["pass_filenames"] is True
+    changed = [WALLET / "deployment.yaml", WALLET / "serviceaccount.yaml", PAYMENTS / "20-flawed.yaml"]
+    assert all(re.search(entry["files"], str(p)) for p in changed)
+    monkeypatch.chdir(tmp_path)
+    clean = runner.invoke(app, [*command[1:], *map(str, changed[:2])])
+    assert clean.exit_code == 0, clean.output
+    flawed = runner.invoke(app, [*command[1:], *map(str, changed)])
+    assert flawed.exit_code == 1 and "card-vault-debug" in flawed.output

@@ -116,3 +116,27 @@ def test_the_default_kubeconfig_comes_from_the_environment(monkeypatch, tmp_path
     monkeypatch.delenv("KUBECONFIG")
     monkeypatch.setenv("HOME", str(tmp_path))
     assert default_kubeconfig() == tmp_path / ".kube" / "config"
+
+
+def test_an_endless_listing_is_cut_and_recorded_as_an_error(cluster, tmp_path, monkeypatch):
+    from compliance.collect.kubernetes import live
+
+    monkeypatch.setattr(live, "MAX_PAGES", 2)
+    records = collect_cluster(connect(cluster.kubeconfig(tmp_path / "kubeconfig")), page_size=1)
+    deployments = sorted((r for r in records if r.service == "Deployment"), key=lambda r: r.params["page"])
+    assert [r.outcome for r in deployments] == [Outcome.OK, Outcome.OK, Outcome.ERROR]
+    assert deployments[-1].error_code == "TooManyPages"
+    assert KubernetesInventory(records).objects("Deployment")[0] == []
+
+
+def test_api_errors_without_a_status_body_keep_the_http_reason():
+    from kubernetes.client.exceptions import ApiException
+
+    from compliance.collect.kubernetes.live import _api_error
+
+    gateway = ApiException(status=502, reason="Bad Gateway")
+    assert _api_error(gateway) == ("Bad Gateway (502)", "Bad Gateway", None)
+    exc = ApiException(status=500, reason="Internal Server Error")
+    exc.body = "<html>oops</html>"
+    assert _api_error(exc)[0] == "Internal Server Error (500)"
+    assert _api_error(ValueError("odd\nsecond line")) == ("ValueError", "odd", None)

@@ -78,6 +78,8 @@ class Scan:
     tool_version: str = __version__
     catalog_versions: dict[str, str] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
+    organisation: str | None = None
+    """The assessed entity (--organisation, COMPLY_ORGANISATION): named on the report's cover."""
     evidence: list[EvidenceRecord] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     requirement_results: list[RequirementResult] = field(default_factory=list)

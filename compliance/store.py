@@ -35,6 +35,7 @@ class ScanRow(Base):
     identity: Mapped[dict] = mapped_column(JSON)
     catalog_versions: Mapped[dict] = mapped_column(JSON)
     options: Mapped[dict] = mapped_column(JSON)
+    organisation: Mapped[str | None] = mapped_column(String(200))
 
 
 class EvidenceRow(Base):
@@ -283,7 +284,7 @@ class Store:
             db.add(ScanRow(id=scan.id, target=scan.target, started_at=scan.started_at,
                            finished_at=scan.finished_at, tool_version=scan.tool_version, scope=scan.scope,
                            identity=scan.identity, catalog_versions=scan.catalog_versions,
-                           options=scan.options))
+                           options=scan.options, organisation=scan.organisation))
             db.flush()
             db.add_all(EvidenceRow(scan_id=scan.id, id=rec.id, body=rec.as_dict()) for rec in scan.evidence)
             db.add_all(_finding_row(scan.id, f) for f in _unique(scan.findings))
@@ -339,7 +340,8 @@ class Store:
                 raise UsageError(f"no scan {scan_id!r} in {self.url}")
             scan = Scan(target=row.target, scope=row.scope, identity=row.identity, id=row.id,
                         started_at=row.started_at, finished_at=row.finished_at, tool_version=row.tool_version,
-                        catalog_versions=row.catalog_versions, options=row.options)
+                        catalog_versions=row.catalog_versions, options=row.options,
+                        organisation=row.organisation)
             scan.evidence = [EvidenceRecord.from_dict(r.body) for r in
                              db.scalars(select(EvidenceRow).where(EvidenceRow.scan_id == scan_id))]
             scan.findings = [_finding(r) for r in
@@ -369,7 +371,9 @@ def scan_parts(scan: Scan) -> dict[str, Any]:
     return {
         "scan": {"id": scan.id, "target": scan.target, "started_at": scan.started_at,
                  "finished_at": scan.finished_at, "tool_version": scan.tool_version,
-                 "catalog_versions": scan.catalog_versions, "options": scan.options},
+                 "catalog_versions": scan.catalog_versions, "options": scan.options,
+                 # only when set, so scans sealed before the column existed still verify
+                 **({"organisation": scan.organisation} if scan.organisation else {})},
         "scope": {"scope": scan.scope, "identity": scan.identity},
         "findings": sorted((_finding_dict(f) for f in _unique(scan.findings)), key=lambda d: d["uid"]),
         "evidence_records": sorted((rec.as_dict() for rec in scan.evidence), key=lambda d: str(d.get("id"))),

@@ -50,7 +50,8 @@ def _renderers() -> dict[str, Callable[..., bytes]]:
 
 
 def write_reports(scan: Scan, formats: Collection[str], out_dir: Path, *, signing_key: Path | None = None,
-                  organisation: str | None = None, store: Store | None = None) -> list[Path]:
+                  organisation: str | None = None, store: Store | None = None,
+                  preparer: str | None = None) -> list[Path]:
     """Render every requested format into out_dir; returns the written paths, the evidence pack last."""
     from reports.attestations import attached_files, load_attestations
     from reports.view import ScanView
@@ -70,8 +71,8 @@ def write_reports(scan: Scan, formats: Collection[str], out_dir: Path, *, signin
     for fmt in wanted:
         if fmt == "evidence":
             continue
-        extra = ({"organisation": organisation, "attestations": attestations,
-                  "signer_fingerprint": fingerprint} if fmt in ("html", "pdf") else {})
+        extra = ({"organisation": organisation or scan.organisation, "attestations": attestations,
+                  "signer_fingerprint": fingerprint, "preparer": preparer} if fmt in ("html", "pdf") else {})
         rendered[fmt] = renderers[fmt](view, **extra)
         path = out_dir / FILE_NAMES[fmt]
         path.write_bytes(rendered[fmt])

@@ -1,8 +1,11 @@
-"""The assessor's report as one self-contained HTML file (inline CSS and SVG), and the context PDF shares.
+"""The assessor's report as one self-contained HTML file (inline CSS, SVG and script), and the context the
+PDF shares.
 
-Requirement-centric: requirements with failures list their failing checks; each failing check is then shown
-once with at most `detail_limit` of its resources (5 in the PDF), so a scan with thousands of findings stays
-a readable document. The report says where the rest is (findings.csv, findings.ocsf.json, evidence.zip).
+Shaped like a Report on Compliance: front matter (entity, preparer, period, scope, versions, caller, the
+evidence pack's signer and how to verify it), a summary, then per requirement in ROC order a workpaper
+(reports.workpapers), the population of every check, the evidence index and the compensating-control
+worksheets. The summary of failing checks shows at most `detail_limit` resources each (5 in the PDF);
+the populations list every resource.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from compliance.findings import Finding, Status
 from compliance.scan import RequirementResult, RocResult
+from reports import workpapers as wp
 from reports.attestations import Attestation, load_attestations
 from reports.view import (
     ScanView,
@@ -172,9 +176,43 @@ def _errors(view: ScanView, limit: int) -> list[dict]:
             for c, fs in sorted(by_check.items())]
 
 
+SCOPE_LABELS = {"account_id": "AWS account", "accounts": "AWS accounts", "regions": "Regions",
+                "clusters": "Kubernetes clusters", "cluster": "Kubernetes cluster",
+                "namespaces": "Namespaces",
+                "manifests": "Manifests", "urls": "URLs", "url": "URL", "cde_tags": "CDE tags",
+                "endpoint_url": "API endpoint", "excluded": "Excluded"}
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    if isinstance(value, list | tuple | set):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+def scope_statement(scan_scope: dict[str, Any]) -> list[tuple[str, str]]:
+    """The scope as (label, value) lines, with what was excluded and why always stated."""
+    rows = [(SCOPE_LABELS.get(k, k.replace("_", " ").capitalize()), _text(v))
+            for k, v in scan_scope.items() if v not in (None, "", [], {}) and k != "excluded"]
+    excluded = scan_scope.get("excluded")
+    rows.append(("Excluded", _text(excluded) if excluded else
+                 "nothing: every resource the scan could read in the listed scope was assessed"))
+    return rows
+
+
+def preparer_of(preparer: str | None, identity: dict[str, Any]) -> str:
+    if preparer:
+        return preparer
+    who = identity.get("Arn") or identity.get("user") or identity.get("UserId")
+    return f"prepared by comply, run as {who}" if who else "prepared by comply (caller not recorded)"
+
+
 def build_context(view: ScanView, *, organisation: str | None, attestations: list[Attestation],
-                  pdf: bool, signer_fingerprint: str | None = None) -> dict[str, Any]:
+                  pdf: bool, signer_fingerprint: str | None = None,
+                  preparer: str | None = None) -> dict[str, Any]:
     scan = view.scan
+    organisation = organisation or scan.organisation
     limit = PDF_DETAIL_LIMIT if pdf else HTML_DETAIL_LIMIT
     failing = _failing(view)
     frameworks = [{"id": fid, "label": framework_label(fid), "counts": view.result_counts(fid),
@@ -182,10 +220,20 @@ def build_context(view: ScanView, *, organisation: str | None, attestations: lis
                    "rows": [_requirement_row(view, r, failing) for r in view.results if r.framework == fid]}
                   for fid in view.frameworks]
     checks = failing_checks(view, limit)
-    shown = [] if pdf else scan.evidence[:EVIDENCE_LIMIT]
+    index = wp.evidence_index(scan)
+    refs = {e.record.id: e.ref for e in index}
+    pops = wp.populations(view, refs)
+    classes = {roc.value: ROC_CLASS[roc] for roc in ROC_ORDER}
+    papers = wp.workpapers(view, pops, attestations, classes)
+    shown = scan.evidence if pdf else scan.evidence[:EVIDENCE_LIMIT]
     return {
-        "pdf": pdf, "scan": scan, "signer_fingerprint": signer_fingerprint,
-        "organisation": organisation or "(organisation not configured)",
+        "pdf": pdf, "scan": scan, "organisation": organisation or "(organisation not configured)",
+        "preparer": preparer_of(preparer, scan.identity), "signer_fingerprint": signer_fingerprint,
+        "scope_statement": scope_statement(scan.scope), "roc_fill": {r.value: ROC_FILL[r] for r in ROC_ORDER},
+        "workpapers": papers, "populations": list(pops.values()), "worksheets": wp.worksheets(view),
+        "index": index[:len(shown)], "listing": wp.listing, "index_listing": wp.index_listing,
+        "raw_json": _raw_json, "severities": sorted({f.severity.label for f in scan.findings}),
+        "check_ids": sorted(view.findings_by_check),
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "scope": {k: v for k, v in scan.scope.items() if v not in (None, "", [], {})},
         "identity": scan.identity, "counts": scan.counts(),
@@ -197,16 +245,23 @@ def build_context(view: ScanView, *, organisation: str | None, attestations: lis
         "detail_limit": limit, "waivers": _waivers(view), "attestations": attestations,
         "not_tested": [r for r in view.results if r.result is RocResult.NOT_TESTED],
         "errors": _errors(view, limit), "framework_label": framework_label,
-        "evidence": shown, "evidence_hidden": 0 if pdf else len(scan.evidence) - len(shown),
-        "evidence_anchor": {e.id: f"ev-{i}" for i, e in enumerate(shown)},
+        "evidence": shown, "evidence_hidden": len(scan.evidence) - len(shown),
+        "evidence_anchor": {e.record.id: f"ev-{e.ref}" for e in index[:len(shown)]},
+        "evidence_ref": refs,
     }
+
+
+def _raw_json(record: Any) -> str:
+    import json
+
+    return json.dumps(record.as_dict(), indent=2, sort_keys=True, ensure_ascii=False, default=str)
 
 
 def render_html(view: ScanView, *, organisation: str | None = None,
                 attestations: list[Attestation] | None = None, pdf: bool = False,
-                signer_fingerprint: str | None = None) -> str:
+                signer_fingerprint: str | None = None, preparer: str | None = None) -> str:
     if attestations is None:
         attestations = load_attestations(None, view.scan)
     context = build_context(view, organisation=organisation, attestations=attestations, pdf=pdf,
-                            signer_fingerprint=signer_fingerprint)
+                            signer_fingerprint=signer_fingerprint, preparer=preparer)
     return _env.get_template("report.html.j2").render(context)

@@ -22,7 +22,11 @@ def report(
         "--signing-key", help="The key that sealed the store and signs the evidence pack: a PEM private key "
                               "or kms:KEY_ARN (default: $COMPLY_SIGNING_KEY, else your own key).")] = None,
     organisation: Annotated[str | None, typer.Option(
-        "--organisation", envvar="COMPLY_ORGANISATION", help="Organisation name for the cover.")] = None,
+        "--organisation", envvar="COMPLY_ORGANISATION",
+        help="Organisation name for the cover (default: the one stored with the scan).")] = None,
+    preparer: Annotated[str | None, typer.Option(
+        "--preparer", envvar="COMPLY_PREPARER",
+        help="Assessor or preparer named on the cover and as the PDF's author.")] = None,
 ) -> None:
     """Render a stored scan's reports (and evidence pack) into a directory."""
     from compliance.outdir import OutputFolder
@@ -36,7 +40,7 @@ def report(
         staging = folder.staging(scan.id)
         try:
             write_reports(scan, wanted, staging, signing_key=signing_key, organisation=organisation,
-                          store=store)
+                          store=store, preparer=preparer)
             paths = folder.publish(staging, scan.id)
         finally:
             folder.discard(staging)

@@ -244,6 +244,7 @@ def finish(scan: Scan, output: Output, console: Console) -> int:
     scan.id = output.scan_id
     waivers = list(output.waivers) or (load_waivers(output.waivers_path) if output.waivers_path else [])
     warnings = assess_scan(scan, output.store, output.frameworks, waivers, dt.date.today())
+    scan.organisation = output.organisation or scan.organisation
     signer = keys.signer(output.signing_key)
     paths = _publish(scan, output, signer)
     code = exit_code(scan, output.fail_on, output.baseline)

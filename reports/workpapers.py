@@ -1,0 +1,263 @@
+"""The report as an assessor's workpaper: pure functions from a scan to the parts a ROC is built from.
+
+- the evidence index: every evidence record under a short reference (E1, E2 ...), in collection order,
+  so a finding, a requirement and the index point at the same record and the record at its raw file;
+- the population of each check (P1, P2 ...): every resource it assessed, passing and failing alike;
+- per requirement, in catalog (ROC) order: the result and its basis, the testing performed in plain
+  words, the populations behind it, its evidence references, and the waivers and attestations that
+  affect it;
+- a compensating-control worksheet per waiver that names a compensating control, laid out like the
+  PCI DSS v4.0.1 Appendix C worksheet (constraints, objective, identified risk, definition, validation,
+  maintenance) in our own words.
+
+A population is listed once, under its check, and requirements refer to it: a check usually tests
+several requirements, and repeating 10,000 resources under each would make the PDF unreadable and slow.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+from compliance.collect.record import EvidenceRecord
+from compliance.findings import Finding, Status
+from compliance.scan import RequirementResult, Scan, WaiverUse
+from reports.attestations import Attestation
+from reports.view import ScanView, check_meta, requirement_title
+
+EVIDENCE_REFS_SHOWN = 12
+"""Per requirement, the evidence references listed inline; the population lists every one."""
+_STATUS_ORDER = {Status.FAIL: 0, Status.ERROR: 1, Status.MANUAL: 2, Status.PASS: 3}
+_BASIS_WORDS = {
+    "automated": "automated: the checks below, run by the tool",
+    "attested": "attested: the entity vouches for it, with evidence files",
+    "assessed": "assessed: a named assessor reviewed it",
+    "scoped": "scoped: a recorded scoping decision",
+}
+
+
+@dataclass(frozen=True)
+class EvidenceEntry:
+    ref: str
+    record: EvidenceRecord
+    pack_path: str
+    """Where the raw record is inside evidence.zip."""
+
+
+@dataclass(frozen=True)
+class PopulationRow:
+    finding: Finding
+    evidence_refs: tuple[str, ...]
+    waived: bool
+
+
+@dataclass(frozen=True)
+class Population:
+    ref: str
+    anchor: str
+    check_id: str
+    title: str
+    severity: str
+    operations: tuple[str, ...]
+    regions: tuple[str, ...]
+    counts: dict[str, int]
+    rows: list[PopulationRow]
+
+    @property
+    def size(self) -> int:
+        return len(self.rows)
+
+    @property
+    def waived(self) -> int:
+        return sum(1 for r in self.rows if r.waived)
+
+
+@dataclass(frozen=True)
+class Workpaper:
+    anchor: str
+    framework: str
+    requirement_id: str
+    title: str
+    result: str
+    cls: str
+    basis: str
+    basis_words: str
+    detail: str
+    testing: list[str]
+    populations: list[Population]
+    evidence_refs: list[str]
+    evidence_hidden: int
+    waivers: list[WaiverUse]
+    attestations: list[Attestation]
+    compensating: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Worksheet:
+    anchor: str
+    number: int
+    waiver: WaiverUse
+    requirements: list[str]
+    constraints: str
+    objective: str
+    identified_risk: str
+    definition: str
+    validation: str
+    maintenance: str
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._@=+-]+")
+
+
+def pack_name(record_id: str) -> str:
+    """The raw record's file name in the pack, as reports.pack_files writes it."""
+    return "raw/" + (_UNSAFE.sub("_", record_id).strip("._") or "unnamed") + ".json"
+
+
+def evidence_index(scan: Scan) -> list[EvidenceEntry]:
+    out, used = [], set()
+    for i, rec in enumerate(scan.evidence, 1):
+        name = pack_name(rec.id)
+        while name in used:
+            name = name.removesuffix(".json") + "_.json"
+        used.add(name)
+        out.append(EvidenceEntry(f"E{i}", rec, name))
+    return out
+
+
+def populations(view: ScanView, refs: dict[str, str]) -> dict[str, Population]:
+    """Every check's population, in check-id order: failing first, then errors, manual, passing."""
+    out = {}
+    evidence = view.scan.evidence_by_id()
+    for n, (check_id, findings) in enumerate(sorted(view.findings_by_check.items()), 1):
+        meta = check_meta(check_id)
+        rows = [PopulationRow(f, tuple(refs[e] for e in f.evidence_ids if e in refs),
+                              f.suppressed_by is not None)
+                for f in sorted(findings, key=lambda f: (_STATUS_ORDER[f.status], f.resource_id))]
+        operations = sorted({f"{evidence[e].service}:{evidence[e].operation}"
+                             for f in findings for e in f.evidence_ids if e in evidence})
+        regions = sorted({f.region for f in findings if f.region})
+        counts = Counter(f.status.value for f in findings)
+        severity = (meta.severity or findings[0].severity).label
+        out[check_id] = Population(f"P{n}", f"pop-{n}", check_id, meta.title, severity, tuple(operations),
+                                   tuple(regions), {s.value: counts.get(s.value, 0) for s in Status}, rows)
+    return out
+
+
+def listing(pop: Population) -> str:
+    """The population as fixed-width lines for the PDF: status, resource, evidence refs, and the reason
+    of every result that is not a pass (passing reasons are in the HTML and findings.csv)."""
+    width = min(72, max((len(r.finding.resource_id) for r in pop.rows), default=10))
+    lines = []
+    for row in pop.rows:
+        f = row.finding
+        status = f.status.value + ("*" if row.waived else "")
+        line = f"{status:<7}{f.resource_id:<{width}}  {' '.join(row.evidence_refs)}"
+        if f.status is not Status.PASS:
+            line += f"\n{'':7}{f.reason}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def index_listing(entries: list[EvidenceEntry]) -> str:
+    """The evidence index as fixed-width lines for the PDF (no per-line anchors: each costs layout time)."""
+    lines = []
+    for e in entries:
+        r = e.record
+        outcome = r.outcome.value + (f" {r.error_code}" if r.error_code else "")
+        request = r.request_id or "-"
+        lines.append(f"{e.ref:<7}{r.id}\n{'':7}{r.collected_at}  {outcome}  {request}  {r.sha256}")
+    return "\n".join(lines)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def testing_performed(pop: Population) -> str:
+    """One sentence a reader can check against the evidence: what was called, over what, with what result."""
+    calls = ", ".join(pop.operations) if pop.operations else "no recorded API call"
+    where = f" in {', '.join(pop.regions)}" if pop.regions else ""
+    c = pop.counts
+    parts = [f"{c['PASS']:,} passed", f"{c['FAIL']:,} failed"]
+    if pop.waived:
+        parts.append(f"{pop.waived:,} of them waived")
+    if c["ERROR"]:
+        parts.append(f"{c['ERROR']:,} could not be assessed")
+    if c["MANUAL"]:
+        parts.append(f"{c['MANUAL']:,} left to a person")
+    return (f"{pop.title} ({pop.check_id}): read {calls}{where} and assessed "
+            f"{_plural(pop.size, 'resource')}: {', '.join(parts)}. Population {pop.ref}.")
+
+
+def _not_run(check_id: str) -> str:
+    return (f"{check_meta(check_id).title} ({check_id}): no resource was assessed in this scan "
+            "(the check did not run or found nothing in scope).")
+
+
+def waivers_for(scan: Scan, check_ids: list[str]) -> list[WaiverUse]:
+    return [w for w in scan.waivers if any(fnmatchcase(c, w.check_id) for c in check_ids)]
+
+
+def workpapers(view: ScanView, pops: dict[str, Population], attestations: list[Attestation],
+               classes: dict[str, str]) -> dict[str, list[Workpaper]]:
+    """Per framework, one workpaper per requirement result, in ROC (catalog) order."""
+    by_id = {a.id: a for a in attestations}
+    out: dict[str, list[Workpaper]] = defaultdict(list)
+    for r in view.results:
+        out[r.framework].append(_workpaper(view, r, pops, by_id, classes))
+    return dict(out)
+
+
+def _workpaper(view: ScanView, r: RequirementResult, pops: dict[str, Population],
+               attestations: dict[str, Attestation], classes: dict[str, str]) -> Workpaper:
+    checks = view.checks_of(r)
+    used = [pops[c] for c in checks if c in pops]
+    testing = [testing_performed(p) if c in pops else _not_run(c) for c, p in
+               ((c, pops.get(c)) for c in checks)]
+    if not checks:
+        testing = ["No automated check tests this requirement: it rests on attestation, an assessor's "
+                   "review or a scoping decision."]
+    refs = list(dict.fromkeys(e for p in used for row in p.rows for e in row.evidence_refs))
+    basis = str(getattr(r, "basis", "") or ("attested" if r.attestation_ids else "automated"))
+    return Workpaper(
+        anchor=f"wp-{r.framework}-{r.requirement_id}", framework=r.framework, requirement_id=r.requirement_id,
+        title=requirement_title(r.framework, r.requirement_id), result=r.result.value,
+        cls=classes[r.result.value], basis=basis, basis_words=_BASIS_WORDS.get(basis, basis), detail=r.detail,
+        testing=testing, populations=used, evidence_refs=refs[:EVIDENCE_REFS_SHOWN],
+        evidence_hidden=max(0, len(refs) - EVIDENCE_REFS_SHOWN), waivers=waivers_for(view.scan, checks),
+        attestations=[attestations[a] for a in r.attestation_ids if a in attestations],
+        compensating=r.compensating)
+
+
+def worksheets(view: ScanView) -> list[Worksheet]:
+    """One Appendix C-shaped worksheet per waiver that names a compensating control."""
+    out = []
+    for w in view.scan.waivers:
+        if not w.compensating_control:
+            continue
+        checks = [c for c in view.findings_by_check if fnmatchcase(c, w.check_id)] or [w.check_id]
+        reqs = list(dict.fromkeys(ref for c in checks for ref in view.refs(c)))
+        metas = [check_meta(c) for c in checks]
+        objective = " ".join(dict.fromkeys(m.rationale for m in metas if m.rationale)) or (
+            "What the requirements below intend, as the checks " + ", ".join(checks) + " test it.")
+        matched = len(w.matched)
+        risk = (f"The original control is not met on {_plural(matched, 'resource')} matching "
+                f"{w.resource_pattern}: " + "; ".join(dict.fromkeys(m.title for m in metas))
+                + " fails there.")
+        n = len(out) + 1
+        out.append(Worksheet(
+            anchor=f"ccw-{n}", number=n, waiver=w, requirements=reqs,
+            constraints=f"Why the original control cannot be met as written: {w.justification}",
+            objective=objective, identified_risk=risk,
+            definition=w.compensating_control,
+            validation=(f"Approved by {w.approver}. The scan applied the waiver to "
+                        f"{_plural(matched, 'failing finding')} (state: {w.state}); those findings stay "
+                        "listed in their populations, marked waived. The assessor confirms the "
+                        "compensating control is in place and working from evidence the entity supplies."),
+            maintenance=(f"The waiver expires on {w.expires or 'no date (so it never counted)'}; after that "
+                         "the failures count again. The entity reviews the compensating control before "
+                         "renewing it.")))
+    return out

@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PKGS_PDF := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
+PKGS_PDF := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils
 PKGS_PG := postgresql
 
 .PHONY: help demo test lint unit bench sbom lock sysdeps clean
@@ -23,7 +23,8 @@ $(STAMP): pyproject.toml requirements-dev.lock
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	@touch $@
 
-# Debian packages: pango for WeasyPrint's PDFs, PostgreSQL for the database tests.
+# Debian packages: pango for WeasyPrint's PDFs, poppler-utils (pdftoppm) for the tests that render the
+# PDF's pages to images, PostgreSQL for the database tests.
 sysdeps:
 	@missing=""; \
 	for p in $(PKGS_PDF) $(PKGS_PG); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -18,8 +18,8 @@ from reports.view import ScanView
 from tests.reports.conftest import BUCKET, make_scan
 
 SECTIONS = ("cover", "verify", "summary", "results-pci-dss-4.0.1", "results-iso27001-2022",
-            "workpapers-pci-dss-4.0.1", "workpapers-iso27001-2022", "failures", "failing-checks", "populations",
-            "waivers", "worksheets", "attestations", "not-tested", "errors", "evidence")
+            "workpapers-pci-dss-4.0.1", "workpapers-iso27001-2022", "failures", "failing-checks",
+            "populations", "waivers", "worksheets", "attestations", "not-tested", "errors", "evidence")
 
 
 class Page(HTMLParser):

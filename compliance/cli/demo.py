@@ -1,10 +1,12 @@
 """`comply demo`: scan a reference payments deployment in an emulated AWS account, end to end, together
-with the wallet's own Kubernetes manifests (which must pass), into one scan and one report."""
+with the wallet's own Kubernetes manifests (which must pass) and the real wallet served over TLS on
+loopback (which must pass but for its self-signed certificate), into one scan and one report."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -15,11 +17,26 @@ from rich.console import Console
 
 from compliance.cli.scan import OUT, Output, claim, finish, prepare_output
 from compliance.demo import CLEAN, DEMO_CREDENTIALS, PLANTED, REGION, moto_server, provision
+from compliance.demo_wallet import served_wallet
 from compliance.engine import run_scan
 from compliance.findings import Finding, Status
 from compliance.scan import Scan
 from compliance.targets.aws import AwsTarget
 from compliance.targets.kubernetes import KubernetesTarget, wallet_manifests
+from compliance.targets.web import WebTarget
+
+LOOPBACK_INHERENT = {"web.tls.certificate_trusted": "self-signed certificate made at start-up"}
+"""Web failures a wallet served on loopback for a demo cannot avoid, and why."""
+
+
+def web_report(scan: Scan) -> tuple[list[str], list[str]]:
+    """The web failures inherent to a loopback demo, and any other (a real flaw of the wallet)."""
+    failures = [f for f in scan.findings if f.status is Status.FAIL and f.check_id.startswith("web.")]
+    inherent = [f"{f.check_id} on {f.resource_id} ({LOOPBACK_INHERENT[f.check_id]})" for f in failures
+                if f.check_id in LOOPBACK_INHERENT]
+    other = [f"{f.check_id} on {f.resource_id}: {f.reason}" for f in failures
+             if f.check_id not in LOOPBACK_INHERENT]
+    return inherent, other
 
 
 def planted_report(scan: Scan) -> tuple[list[str], list[str]]:
@@ -50,6 +67,12 @@ waivers:
     justification: repository retired at the end of the last quarter
     approver: Demo CISO
     expires: {today - dt.timedelta(days=10)}
+  - check_id: web.tls.certificate_trusted
+    resource: "https://127.0.0.1:*"
+    justification: inherent to the loopback demo, whose wallet makes a self-signed certificate at start-up
+    approver: Demo CISO
+    expires: {today + dt.timedelta(days=1)}
+    compensating_control: the scan pins that certificate with --ca-file; production serves a CA-issued one
 """, "utf-8")
     return path
 
@@ -58,15 +81,20 @@ def run_demo(output: Output, console: Console) -> int:
     started = time.monotonic()
     if output.waivers_path is None:
         output = replace(output, waivers_path=demo_waivers(output.out_dir / "waivers.yaml", dt.date.today()))
-    with mock.patch.dict(os.environ, DEMO_CREDENTIALS), moto_server() as endpoint:
+    with mock.patch.dict(os.environ, DEMO_CREDENTIALS), moto_server() as endpoint, \
+            tempfile.TemporaryDirectory(prefix="comply-demo-wallet-") as home:
         console.print(f"moto server on {endpoint}; provisioning the reference payments deployment ...")
         provision(endpoint)
         console.print(f"and the wallet's Kubernetes manifests in {wallet_manifests()} ...")
-        scan = run_scan([AwsTarget(regions=[REGION], endpoint_url=endpoint),
-                         KubernetesTarget(manifests=[wallet_manifests()])])
-        scan.scope["label"] = "comply demo: emulated AWS account"
+        with served_wallet(Path(home)) as wallet:
+            console.print(f"and the real wallet over TLS at {wallet.url} with two demo tenants ...")
+            scan = run_scan([AwsTarget(regions=[REGION], endpoint_url=endpoint),
+                             KubernetesTarget(manifests=[wallet_manifests()]),
+                             WebTarget(url=wallet.url, ca_file=wallet.cert, credentials=wallet.credentials)])
+        scan.scope["label"] = "comply demo: emulated AWS account, wallet manifests, wallet on loopback"
         finish(scan, output, console)
     missed, wrong = planted_report(scan)
+    inherent, flaws = web_report(scan)
     console.print(f"demo finished in {time.monotonic() - started:.1f} s: "
                   f"{len(PLANTED) - len(missed)} of {len(PLANTED)} planted gaps reported, "
                   f"{len(wrong)} false failures on correctly built resources.")
@@ -74,7 +102,14 @@ def run_demo(output: Output, console: Console) -> int:
         console.print(f"missed: {line}", style="red", markup=False)
     for line in wrong:
         console.print(f"false failure: {line}", style="red", markup=False)
-    return 1 if missed or wrong else 0
+    web = [f for f in scan.findings if f.check_id.startswith("web.")]
+    console.print(f"the wallet on loopback: {sum(f.status is Status.PASS for f in web)} of {len(web)} web "
+                  f"findings passed; {len(flaws)} failures of the wallet itself.")
+    for line in inherent:
+        console.print(f"inherent to a loopback demo (waived): {line}", markup=False)
+    for line in flaws:
+        console.print(f"wallet flaw: {line}", style="red", markup=False)
+    return 1 if missed or wrong or flaws else 0
 
 
 def register(app: typer.Typer) -> None:
@@ -84,7 +119,8 @@ def register(app: typer.Typer) -> None:
         format: str = typer.Option("all", "--format", help="Report formats to write."),
         db: str | None = typer.Option(None, "--db", help="Store URL (default: comply.db in --out)."),
     ) -> None:
-        """Start moto's server, provision a payments deployment with deliberate gaps, and scan it."""
+        """Start moto's server with a payments deployment with deliberate gaps and the real wallet over TLS
+        on loopback, and scan both (with the wallet's Kubernetes manifests) into one report."""
         output = prepare_output(out, format, "low", db or f"sqlite:///{out.resolve() / 'comply.db'}",
                                 None, None, None, "Demo Payments Ltd")
         output = replace(output, waivers_path=None, waivers=())

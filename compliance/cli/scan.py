@@ -571,6 +571,6 @@ def _id_list(text: str | None) -> list[str]:
 
 
 def register(app: typer.Typer) -> None:
-    from compliance.cli import scan_web  # noqa: F401 - registers `comply scan web`
+    from compliance.cli import scan_all, scan_web  # noqa: F401 - register `comply scan web` and `all`
 
     app.add_typer(scan_app, name="scan")

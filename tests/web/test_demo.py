@@ -1,0 +1,24 @@
+"""`comply demo` end to end: the emulated account, the wallet's manifests and the real wallet on loopback
+in one scan; every planted gap reported, and the wallet failing only what a loopback demo must."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from compliance.cli import app
+from compliance.findings import Status
+from compliance.store import Store
+
+
+def test_demo_scans_the_wallet_over_tls_with_the_account(tmp_path):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["demo", "--out", str(out), "--format", "ocsf"])
+    assert result.exit_code == 0, result.output
+    assert "0 failures of the wallet itself" in result.output
+    assert "inherent to a loopback demo (waived): web.tls.certificate_trusted" in result.output
+    store = Store(f"sqlite:///{out.resolve() / 'comply.db'}")
+    scan = store.load_scan(store.latest_scan_id())
+    assert set(scan.target.split("+")) == {"aws", "kubernetes", "web"}
+    web_failures = [f for f in scan.findings if f.check_id.startswith("web.") and f.status is Status.FAIL]
+    assert [(f.check_id, f.suppressed_by is not None) for f in web_failures] == [
+        ("web.tls.certificate_trusted", True)]

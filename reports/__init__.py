@@ -51,8 +51,9 @@ def _renderers() -> dict[str, Callable[..., bytes]]:
 
 def write_reports(scan: Scan, formats: Collection[str], out_dir: Path, *, signing_key: Path | None = None,
                   organisation: str | None = None, store: Store | None = None,
-                  preparer: str | None = None) -> list[Path]:
-    """Render every requested format into out_dir; returns the written paths, the evidence pack last."""
+                  preparer: str | None = None, extra_files: dict[str, bytes] | None = None) -> list[Path]:
+    """Render every requested format into out_dir; returns the written paths, the evidence pack last.
+    extra_files (pack path -> bytes), such as the Statement of Applicability, go into the pack too."""
     from reports.attestations import attached_files, load_attestations
     from reports.view import ScanView
 
@@ -84,7 +85,7 @@ def write_reports(scan: Scan, formats: Collection[str], out_dir: Path, *, signin
     if key is not None:
         if "ocsf" not in rendered:
             rendered["ocsf"] = renderers["ocsf"](view)
-        files = pack_files(scan, rendered, attached_files(store, attestations))
+        files = pack_files(scan, rendered, attached_files(store, attestations)) | dict(extra_files or {})
         written.append(evidence.write_pack(out_dir / FILE_NAMES["evidence"], scan, files, key))
     return written
 

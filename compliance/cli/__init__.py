@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     "frameworks": (("compliance.cli.frameworks",), "Framework catalogs: requirements, checks, coverage."),
     "attest": (("compliance.cli.attest",), "Manual attestations: evidence a person vouches for."),
     "report": (("compliance.cli.report",), "Render a stored scan's reports and evidence pack."),
+    "soa": (("compliance.cli.soa",), "ISO 27001 Statement of Applicability; `soa init` writes decisions."),
     "evidence": (("compliance.cli.evidence",), "Verify a pack against a pinned key; show yours."),
     "scans": (("compliance.cli.history",), "Stored scans."),
     "diff": (("compliance.cli.history",), "Classify the failing findings of two scans."),

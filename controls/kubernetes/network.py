@@ -71,6 +71,9 @@ def cde_default_deny(inv: KubernetesInventory) -> Iterator[Verdict]:
                       *(ns.record for ns in namespaces[:20]))
         return
     policies, policy_failures = inv.objects("NetworkPolicy")
+    by_namespace: dict[str | None, list[K8sObject]] = {}
+    for policy in policies:
+        by_namespace.setdefault(policy.namespace, []).append(policy)
     for ns in in_scope:
         uid = ns.uid
         broken = [f for f in policy_failures if f.scope in (None, ns.name) or f.service == "manifests"]
@@ -78,7 +81,7 @@ def cde_default_deny(inv: KubernetesInventory) -> Iterator[Verdict]:
             yield errored(uid, f"namespace {ns.name} is in the CDE but its NetworkPolicies could not be "
                           f"read: {why_missing(broken[0])}", ns.record, *broken)
             continue
-        own = [p for p in policies if p.namespace == ns.name]
+        own = by_namespace.get(ns.name, [])
         deny = {d: [p.name for p in own if denies_all(p, d)] for d in DIRECTIONS}
         missing = [d.lower() for d in DIRECTIONS if not deny[d]]
         evidence = (ns.record, *(p.record for p in own))

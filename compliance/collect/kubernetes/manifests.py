@@ -23,6 +23,8 @@ SUFFIXES = (".yaml", ".yml", ".json")
 FILE_SERVICE = "manifests"
 DEFAULT_NAMESPACE = "default"
 """Where kubectl puts a namespaced object whose manifest names no namespace."""
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader when PyYAML was built with it (ten times faster on large renders)."""
 CLUSTER_SCOPED = frozenset({
     "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "PersistentVolume",
     "StorageClass", "PriorityClass", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
@@ -94,7 +96,7 @@ def read_manifests(paths: Iterable[Path], namespaces: Iterable[str] = ()) -> Man
         label = str(path)
         started = utcnow()
         try:
-            docs = list(yaml.safe_load_all(path.read_text("utf-8")))
+            docs = list(yaml.load_all(path.read_text("utf-8"), Loader=LOADER))
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             reason = " ".join(str(exc).split())
             out.records.append(EvidenceRecord(SOURCE, FILE_SERVICE, "read", None, {"path": label}, started,

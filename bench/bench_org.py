@@ -27,9 +27,22 @@ MEMBERS = 20
 def _timed_scan(endpoint: str, *extra: str) -> tuple[float, float, str]:
     """Wall time, peak RSS in MB and the last line of one `comply scan aws` process."""
     with tempfile.TemporaryDirectory() as out:
-        command = [str(Path(sys.executable).parent / "comply"), "scan", "aws", "--endpoint-url", endpoint,
-                   "--region", REGION, "--out", out, "--db", f"sqlite:///{Path(out) / 'c.db'}",
-                   "--format", "ocsf", *extra]
+        command = [
+            str(Path(sys.executable).parent / "comply"),
+            "scan",
+            "aws",
+            "--endpoint-url",
+            endpoint,
+            "--region",
+            REGION,
+            "--out",
+            out,
+            "--db",
+            f"sqlite:///{Path(out) / 'c.db'}",
+            "--format",
+            "ocsf",
+            *extra,
+        ]
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         output = process.stdout.read() if process.stdout else ""
@@ -45,9 +58,12 @@ def run() -> None:
         build(names, REGION, fast, open_ssh_in=tuple(names[::5]))
         one, one_rss, _ = _timed_scan(slow)
         org, org_rss, last = _timed_scan(slow, "--organization")
-        print(f"organisation of {MEMBERS} members + management, moto + 40 ms a call: "
-              f"one account {one:.1f} s ({one_rss:.0f} MB peak), whole organisation {org:.1f} s "
-              f"({org_rss:.0f} MB peak): x{org / one:.1f} the time of one account (goal <= 3)", flush=True)
+        print(
+            f"organisation of {MEMBERS} members + management, moto + 40 ms a call: "
+            f"one account {one:.1f} s ({one_rss:.0f} MB peak), whole organisation {org:.1f} s "
+            f"({org_rss:.0f} MB peak): x{org / one:.1f} the time of one account (goal <= 3)",
+            flush=True,
+        )
         print(f"  organisation scan: {last}", flush=True)
         one_process, one_rss, _ = _timed_scan(slow, "--organization", "--processes", "1")
         four, four_rss, _ = _timed_scan(slow, "--organization", "--processes", "4")

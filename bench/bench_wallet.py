@@ -41,7 +41,7 @@ def _free_port() -> int:
 
 
 def pgbench_tps(server: postgres.Server, seconds: int = SECONDS) -> float:
-    db = postgres.create_database(server, "pgbench").rsplit("/", 1)[1]
+    db = postgres.create_database(server).rsplit("/", 1)[1]  # a fresh one per run
     pgbench = str(server.bindir / "pgbench")
     conn = ["-h", "127.0.0.1", "-p", str(server.port), "-U", postgres.SUPERUSER]
     subprocess.run([pgbench, *conn, "-i", "-s", "1", "-q", db], check=True, capture_output=True)
@@ -127,17 +127,20 @@ def wallet_run(
 
 
 def _compare(env: dict[str, str], acquirer_url: str) -> None:
-    """Money the acquirer kept against money the wallet credited."""
-    charges = requests.get(f"{acquirer_url}/_admin/charges", timeout=30).json()["data"]
-    kept = sum(round(float(c["amount"]) * 100) for c in charges if c["status"] == "approved")
+    """Money the acquirer kept for this run's top-ups against money the wallet credited."""
     import psycopg
 
     url = env["WALLET_DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(url) as conn:
-        credited = conn.execute(
-            "SELECT COALESCE(SUM(amount_minor), 0) FROM movements"
-            " WHERE kind = 'topup' AND status = 'completed'"
-        ).fetchone()[0]  # type: ignore[index]
+        rows = conn.execute("SELECT id, status, amount_minor FROM movements WHERE kind = 'topup'").fetchall()
+    ours = {row[0] for row in rows}
+    credited = sum(row[2] for row in rows if row[1] == "completed")
+    charges = requests.get(f"{acquirer_url}/_admin/charges", timeout=30).json()["data"]
+    kept = sum(
+        round(float(c["amount"]) * 100)
+        for c in charges
+        if c["status"] == "approved" and c["reference"] in ours
+    )
     same = "equal" if kept == credited else "DIFFER"
     print(f"charged and kept {kept / 100:,.2f}, credited {credited / 100:,.2f}: {same}")
 

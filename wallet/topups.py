@@ -25,6 +25,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -43,7 +44,7 @@ from wallet.acquirer import (
     OutcomeUnknown,
 )
 from wallet.db import run_in_transaction
-from wallet.ledger import _LOCK, IdempotencyConflict, ensure_settlement
+from wallet.ledger import IdempotencyConflict, LedgerError, ensure_settlement, settlement_id
 from wallet.models import ChargeRecord, Movement, Posting, Wallet, new_id, utcnow
 
 PENDING, COMPLETED, FAILED = "pending", "completed", "failed"
@@ -212,17 +213,30 @@ def _end(session: Session, topup: Movement, status: str, actor: str, charge: Cha
     return run_in_transaction(session, work)
 
 
+def _add(conn: Any, tenant_id: str, wallet_id: str, amount: int) -> int:
+    """Add to a wallet's balance in one statement (it locks the row until commit); the new balance."""
+    balance = conn.execute(
+        update(_WALLETS)
+        .where(_WALLETS.c.id == wallet_id, _WALLETS.c.tenant_id == tenant_id)
+        .values(balance_minor=_WALLETS.c.balance_minor + amount)
+        .returning(_WALLETS.c.balance_minor)
+    ).scalar()
+    if balance is None:
+        raise LedgerError(f"wallet {wallet_id} not found")
+    return int(balance)
+
+
 def _credit(session: Session, topup: Movement, charge: Charge, actor: str) -> bool:
     """pending -> completed with the charge: postings, balances, the charge and the audit entry in one
-    transaction. False if the top-up had already left `pending` (another driver settled it)."""
-    settlement = f"set_{topup.tenant_id.removeprefix('ten_')}_{topup.currency}"
+    transaction. False if the top-up had already left `pending` (another driver settled it).
+
+    Row locks are taken in one order (the top-up, its wallet, the settlement account), and the
+    settlement account, which every top-up of the tenant and currency shares, last: it is held only
+    for the postings' insert and the commit."""
+    settlement = settlement_id(topup.tenant_id, topup.currency)
 
     def work(s: Session) -> bool:
         conn = s.connection()
-        locked = {
-            r.id: r
-            for r in conn.execute(_LOCK, {"tenant": topup.tenant_id, "a": topup.to_wallet, "b": settlement})
-        }
         done = conn.execute(
             update(_MOVEMENTS)
             .where(
@@ -234,28 +248,7 @@ def _credit(session: Session, topup: Movement, charge: Charge, actor: str) -> bo
         )
         if done.rowcount != 1:
             return False
-        now = utcnow()
-        legs = [(locked[settlement], -topup.amount_minor), (locked[topup.to_wallet], topup.amount_minor)]
-        conn.execute(
-            insert(_POSTINGS),
-            [
-                {
-                    "tenant_id": topup.tenant_id,
-                    "movement_id": topup.id,
-                    "wallet_id": w.id,
-                    "amount_minor": amount,
-                    "balance_after": w.balance_minor + amount,
-                    "created_at": now,
-                }
-                for w, amount in legs
-            ],
-        )
-        for w, amount in legs:
-            conn.execute(
-                update(_WALLETS)
-                .where(_WALLETS.c.id == w.id)
-                .values(balance_minor=_WALLETS.c.balance_minor + amount)
-            )
+        credited = _add(conn, topup.tenant_id, topup.to_wallet, topup.amount_minor)
         _upsert_charge(s, charge, topup, APPROVED)
         audit.record(
             s,
@@ -268,6 +261,23 @@ def _credit(session: Session, topup: Movement, charge: Charge, actor: str) -> bo
             wallet_id=topup.to_wallet,
             card_id=topup.card_id,
             charge=charge.id,
+        )
+        settled = _add(conn, topup.tenant_id, settlement, -topup.amount_minor)
+        now = utcnow()
+        legs = [(settlement, -topup.amount_minor, settled), (topup.to_wallet, topup.amount_minor, credited)]
+        conn.execute(
+            insert(_POSTINGS),
+            [
+                {
+                    "tenant_id": topup.tenant_id,
+                    "movement_id": topup.id,
+                    "wallet_id": wallet_id,
+                    "amount_minor": amount,
+                    "balance_after": balance,
+                    "created_at": now,
+                }
+                for wallet_id, amount, balance in legs
+            ],
         )
         return True
 

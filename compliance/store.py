@@ -213,7 +213,9 @@ def _check_sqlite_file(path: Path, shown: str) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise UsageError(f"cannot create the store's folder {path.parent}: {exc.strerror}") from None
+            reason = "a file is in the way" if isinstance(exc, FileExistsError | NotADirectoryError) else \
+                exc.strerror
+            raise UsageError(f"cannot create the store's folder {path.parent}: {reason}") from None
         return
     try:
         with path.open("rb") as handle:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from compliance import keys
 from compliance.cli.history import Db, load_verified
 from compliance.store import Store, default_url
 
@@ -33,9 +34,12 @@ def report(
     from reports import parse_formats, write_reports
 
     wanted = parse_formats(formats)
+    folder = OutputFolder(out)
+    if signing_key is not None:
+        keys.signer(signing_key)
     store = Store(db or default_url())
     scan = load_verified(store, scan_id, signing_key)
-    with OutputFolder(out) as folder:
+    with folder:
         folder.claim(scan.id)
         staging = folder.staging(scan.id)
         try:

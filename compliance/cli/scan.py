@@ -120,10 +120,10 @@ def prepare_output(
     loaded = tuple(load_waivers(waivers_path)) if waivers_path is not None else ()
     if signing_key is not None:
         keys.signer(signing_key)
+    folder = None if out_text == "-" else OutputFolder(out_text)
     store = Store(db)
     store.check_writable()
     base = load_baseline(baseline, store) if baseline else None
-    folder = None if out_text == "-" else OutputFolder(out_text)
     output = Output(None if folder is None else folder.path, parsed, threshold, store, chosen, waivers_path,
                     signing_key, organisation, quiet, timeout, base, folder, waivers=loaded)
     return replace(output, scan_id=scan_id) if scan_id is not None else output

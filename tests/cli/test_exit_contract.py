@@ -27,7 +27,8 @@ def test_a_bug_is_one_line_exit_4_with_the_debug_hint(monkeypatch):
     assert result.exit_code == 4
     assert result.stderr.splitlines() == [
         "comply: internal error: RuntimeError: catalog exploded second line "
-        "(run again with --debug for the traceback)"]
+        "(run again with --debug for the traceback)"
+    ]
     assert "Traceback" not in result.output
 
 
@@ -40,16 +41,20 @@ def test_debug_anywhere_shows_the_traceback(monkeypatch, where):
     assert result.exit_code == 4
     assert "Traceback (most recent call last)" in result.stderr
     assert result.stderr.rstrip().splitlines()[-1] == (
-        "comply: internal error: RuntimeError: catalog exploded second line")
+        "comply: internal error: RuntimeError: catalog exploded second line"
+    )
 
 
-@pytest.mark.parametrize(("args", "line"), [
-    (["nosuch"], "comply: error: No such command 'nosuch'. (see 'comply --help')"),
-    (["scan", "aws", "--bogus"], "comply scan aws: error: No such option: --bogus"),
-    (["scan", "aws", "--workers", "0"], "comply scan aws: error: Invalid value for '--workers'"),
-    (["frameworks", "show"], "comply frameworks show: error: Missing argument 'framework'."),
-    (["frameworks", "show", "nope"], "comply: error: unknown framework"),
-])
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["nosuch"], "comply: error: No such command 'nosuch'. (see 'comply --help')"),
+        (["scan", "aws", "--bogus"], "comply scan aws: error: No such option: --bogus"),
+        (["scan", "aws", "--workers", "0"], "comply scan aws: error: Invalid value for '--workers'"),
+        (["frameworks", "show"], "comply frameworks show: error: Missing argument 'framework'."),
+        (["frameworks", "show", "nope"], "comply: error: unknown framework"),
+    ],
+)
 def test_usage_errors_are_one_line_and_exit_2(args, line):
     result = runner.invoke(app, args)
     assert result.exit_code == 2, result.output
@@ -71,10 +76,12 @@ def test_an_environment_failure_is_exit_2_not_a_bug(monkeypatch):
 
 
 def test_version_and_help_do_not_import_the_heavy_libraries():
-    code = ("import sys; from compliance.cli import app; from typer.testing import CliRunner; "
-            "r = CliRunner().invoke(app, ['--help']); v = CliRunner().invoke(app, ['--version']); "
-            "print(v.output.strip()); "
-            "print(sorted(m for m in ('boto3', 'sqlalchemy', 'weasyprint', 'botocore') if m in sys.modules))")
+    code = (
+        "import sys; from compliance.cli import app; from typer.testing import CliRunner; "
+        "r = CliRunner().invoke(app, ['--help']); v = CliRunner().invoke(app, ['--version']); "
+        "print(v.output.strip()); "
+        "print(sorted(m for m in ('boto3', 'sqlalchemy', 'weasyprint', 'botocore') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.splitlines() == [f"comply {__version__}", "[]"]
 

@@ -16,8 +16,10 @@ from compliance.demo import moto_server
 from compliance.organization_demo import build
 
 REGION = "us-east-1"
-DENIED = "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>not authorized to " \
-         "perform sts:AssumeRole</Message></Error><RequestId>denied-1</RequestId></ErrorResponse>"
+DENIED = (
+    "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>not authorized to "
+    "perform sts:AssumeRole</Message></Error><RequestId>denied-1</RequestId></ErrorResponse>"
+)
 
 
 class _RefusingMoto(ThreadedMotoServer):
@@ -32,8 +34,11 @@ class _RefusingMoto(ThreadedMotoServer):
             body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
             environ["wsgi.input"] = io.BytesIO(body)
             form = parse_qs(body.decode("utf-8", "replace"))
-            if form.get("Action") == ["AssumeRole"] and self.refused_account and any(
-                    f"::{self.refused_account}:" in arn for arn in form.get("RoleArn", [])):
+            if (
+                form.get("Action") == ["AssumeRole"]
+                and self.refused_account
+                and any(f"::{self.refused_account}:" in arn for arn in form.get("RoleArn", []))
+            ):
                 start_response("403 Forbidden", [("Content-Type", "text/xml")])
                 return [DENIED.encode()]
             return app(environ, start_response)
@@ -46,8 +51,11 @@ class _RefusingMoto(ThreadedMotoServer):
 @pytest.fixture(scope="module")
 def organization():
     with pytest.MonkeyPatch.context() as env:
-        for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                            ("AWS_DEFAULT_REGION", REGION)):
+        for name, value in (
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_DEFAULT_REGION", REGION),
+        ):
             env.setenv(name, value)
         with moto_server(_RefusingMoto) as endpoint:
             org = build(["payments", "ledger", "locked"], REGION, endpoint, open_ssh_in=("ledger",))
@@ -58,8 +66,22 @@ def organization():
 
 def test_a_member_that_refuses_the_role_is_an_error_for_that_account_alone(organization, tmp_path):
     endpoint, org = organization
-    result = CliRunner().invoke(app, ["scan", "aws", "--organization", "--endpoint-url", endpoint,
-                                      "--region", REGION, "--out", str(tmp_path), "--fail-on", "critical"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "scan",
+            "aws",
+            "--organization",
+            "--endpoint-url",
+            endpoint,
+            "--region",
+            REGION,
+            "--out",
+            str(tmp_path),
+            "--fail-on",
+            "critical",
+        ],
+    )
     assert "Traceback" not in result.output
     findings = json.loads((tmp_path / "findings.ocsf.json").read_text())
     by_account: dict[str, list[dict]] = {}
@@ -69,11 +91,15 @@ def test_a_member_that_refuses_the_role_is_an_error_for_that_account_alone(organ
     locked = by_account[org.members["locked"]]
     assert locked and {f["status_code"] for f in locked} == {"ERROR"}
     assert all("cannot assume" in f["compliance"]["status_detail"] for f in locked)
-    ssh = [f for f in findings if f["metadata"]["event_code"] == "aws.ec2.sg_admin_ports_open"
-           and f["status_code"] == "FAIL"]
+    ssh = [
+        f
+        for f in findings
+        if f["metadata"]["event_code"] == "aws.ec2.sg_admin_ports_open" and f["status_code"] == "FAIL"
+    ]
     members = set(org.members.values())  # moto keeps one state per process: the management account
     assert [f["cloud"]["account"]["uid"] for f in ssh if f["cloud"]["account"]["uid"] in members] == [
-        org.members["ledger"]]  # may hold other tests' resources, the members only this module's
+        org.members["ledger"]
+    ]  # may hold other tests' resources, the members only this module's
     assert not any(f["status_code"] == "PASS" for f in locked)
     critical = [f for f in findings if f["status_code"] == "FAIL" and f["severity_id"] == 5]
     assert result.exit_code == (1 if critical else 3), result.output

@@ -148,7 +148,14 @@ def test_two_scans_at_once_on_one_folder_end_with_one_whole_scan(deployment, tmp
     visible = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
     assert visible == sorted(marker["files"])
     verify = subprocess.run(
-        [COMPLY, "evidence", "verify", str(out / "evidence.zip")],
+        [
+            COMPLY,
+            "evidence",
+            "verify",
+            str(out / "evidence.zip"),
+            "--public-key",
+            str(tmp_path / "config" / "signing-key.pub"),
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -182,7 +189,14 @@ def test_a_kill_mid_scan_leaves_the_folder_and_the_store_as_they_were(slow_deplo
     assert snapshot(out) == before
     assert [s.id for s in Store(env["COMPLY_DB"]).list_scans()] == scans
     verify = subprocess.run(
-        [COMPLY, "evidence", "verify", str(out / "evidence.zip")],
+        [
+            COMPLY,
+            "evidence",
+            "verify",
+            str(out / "evidence.zip"),
+            "--public-key",
+            str(tmp_path / "config" / "signing-key.pub"),
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -330,14 +344,12 @@ def test_the_store_password_never_reaches_any_stream(postgres_server, deployment
     runs = [[*scan_args(deployment, tmp_path / "o"), *v] for v in VERBOSITIES]
     runs += [
         [*scan_args(deployment, tmp_path / "o"), "--db", url.rsplit("/", 1)[0] + "/missing", *v]
-        for v in VERBOSITIES
+        for v in ([], ["--debug"])
     ]
     runs += [
         ["scans", "list"],
-        ["scans", "show", "latest", "--debug"],
-        ["scans", "show", "nosuch"],
+        ["scans", "show", "nosuch", "--debug"],
         ["report", "latest", "--out", str(tmp_path / "r"), "--format", "ocsf"],
-        ["diff", "latest", "latest", "--debug"],
     ]
     seen = []
     for args in runs:

@@ -72,9 +72,32 @@ PLANTED: tuple[Planted, ...] = (
     Planted("aws.kms.no_pending_deletion", "key/"),
     Planted("aws.cloudtrail.cloudwatch_logs", "app-trail"),
     Planted("aws.cloudtrail.bucket_not_public", "app-trail"),
+    Planted("aws.ec2.sg_ssh_open", "bastion"),
+    Planted("aws.ec2.sg_rdp_open", "debug-open"),
+    Planted("aws.ec2.sg_only_web_ports_public", "legacy-ops"),
+    Planted("aws.ec2.vpc_flow_logs", "vpc/"),
+    Planted("aws.ec2.nacl_admin_ports_open", "network-acl/"),
+    Planted("aws.rds.backups_enabled", "reporting-db"),
+    Planted("aws.rds.multi_az", "reporting-db"),
+    Planted("aws.rds.snapshot_encrypted", "reporting-db"),
+    Planted("aws.elbv2.deletion_protection", "admin-alb"),
+    Planted("aws.elbv2.access_logs", "admin-alb"),
+    Planted("aws.elbv2.desync_mitigation", "admin-alb"),
+    Planted("aws.wafv2.rules_block", "empty-acl"),
+    Planted("aws.wafv2.sqli_protection", "empty-acl"),
+    Planted("aws.cloudwatch.alarm_cloudtrail_changes", "alarm-for/cloudtrail-changes"),
+    Planted("aws.cloudwatch.alarm_unauthorized_calls", "alarm-for/unauthorized-calls"),
+    Planted("aws.guardduty.enabled", "guardduty"),
+    Planted("aws.config.recorder_all_resources", "configuration-recorder"),
+    Planted("aws.inspector2.ecr_scanning", "scanning/ecr"),
+    Planted("aws.secretsmanager.rotation_enabled", "legacy-db-password"),
 )
 
 CLEAN: tuple[str, ...] = (
+    "alarm-for/root-use",
+    "scanning/ec2",
+    "security-alerts",
+    "ledger-db-sg",
     "web-alb-sg",
     "payments-alb",
     "ledger-db",
@@ -185,6 +208,47 @@ def _harden_bucket(s3: Any, name: str, *, log_to: str | None = "access-logs") ->
         )
 
 
+TRAIL_LOG_GROUP = "cloudtrail/management-events"
+
+
+def _monitoring(session: boto3.Session, endpoint_url: str) -> None:
+    """One CIS alarm wired end to end (root use), Inspector for EC2 only, a secret that never rotates."""
+    logs, cloudwatch, sns = (
+        session.client(n, endpoint_url=endpoint_url) for n in ("logs", "cloudwatch", "sns")
+    )
+    logs.create_log_group(logGroupName=TRAIL_LOG_GROUP)
+    logs.put_retention_policy(logGroupName=TRAIL_LOG_GROUP, retentionInDays=400)
+    logs.put_metric_filter(
+        logGroupName=TRAIL_LOG_GROUP,
+        filterName="root-use",
+        filterPattern='{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS '
+        '&& $.eventType != "AwsServiceEvent" }',
+        metricTransformations=[
+            {"metricName": "RootUse", "metricNamespace": "CISBenchmark", "metricValue": "1"}
+        ],
+    )
+    topic = sns.create_topic(Name="security-alerts", Attributes={"KmsMasterKeyId": "alias/aws/sns"})[
+        "TopicArn"
+    ]
+    cloudwatch.put_metric_alarm(
+        AlarmName="root-use",
+        MetricName="RootUse",
+        Namespace="CISBenchmark",
+        Statistic="Sum",
+        Period=300,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        AlarmActions=[topic],
+    )
+    session.client("inspector2", endpoint_url=endpoint_url).enable(
+        accountIds=[ACCOUNT], resourceTypes=["EC2"]
+    )
+    session.client("secretsmanager", endpoint_url=endpoint_url).create_secret(
+        Name="legacy-db-password", SecretString="demo-only-value"
+    )
+
+
 def provision(endpoint_url: str, region: str = REGION) -> dict[str, Any]:
     """Build the reference deployment; returns the names and ids a caller may want to look up."""
     session = boto3.Session(region_name=region)
@@ -288,6 +352,7 @@ def provision(endpoint_url: str, region: str = REGION) -> dict[str, Any]:
         Rules=[
             _managed("AWSManagedRulesCommonRuleSet", 0),
             _managed("AWSManagedRulesKnownBadInputsRuleSet", 1),
+            _managed("AWSManagedRulesSQLiRuleSet", 2),
         ],
         VisibilityConfig=_visibility("payments-acl"),
     )["Summary"]["ARN"]
@@ -303,6 +368,25 @@ def provision(endpoint_url: str, region: str = REGION) -> dict[str, Any]:
         LoggingConfiguration={"ResourceArn": good_acl, "LogDestinationConfigs": [log_group]}
     )
     wafv2.associate_web_acl(WebACLArn=good_acl, ResourceArn=albs["payments-alb"])
+    elbv2.modify_load_balancer_attributes(
+        LoadBalancerArn=albs["admin-alb"],
+        Attributes=[
+            {"Key": "access_logs.s3.enabled", "Value": "false"},
+            {"Key": "routing.http.desync_mitigation_mode", "Value": "monitor"},
+            {"Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "false"},
+        ],
+    )
+    for name in ("payments-alb", "internal-alb"):
+        elbv2.modify_load_balancer_attributes(
+            LoadBalancerArn=albs[name],
+            Attributes=[
+                {"Key": "deletion_protection.enabled", "Value": "true"},
+                {"Key": "access_logs.s3.enabled", "Value": "true"},
+                {"Key": "access_logs.s3.bucket", "Value": "access-logs"},
+                {"Key": "routing.http.desync_mitigation_mode", "Value": "defensive"},
+                {"Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "true"},
+            ],
+        )
 
     api = apigw.create_rest_api(name="wallet-public-api", endpointConfiguration={"types": ["REGIONAL"]})["id"]
     root = apigw.get_resources(restApiId=api)["items"][0]["id"]
@@ -332,6 +416,11 @@ def provision(endpoint_url: str, region: str = REGION) -> dict[str, Any]:
         StorageEncrypted=True,
         KmsKeyId=cde_key_id,
         PubliclyAccessible=False,
+        BackupRetentionPeriod=14,
+        DeletionProtection=True,
+        EnableIAMDatabaseAuthentication=True,
+        EnableCloudwatchLogsExports=["postgresql"],
+        MultiAZ=True,
         **common,
     )
     rds.create_db_instance(
@@ -423,7 +512,7 @@ def provision(endpoint_url: str, region: str = REGION) -> dict[str, Any]:
         IsMultiRegionTrail=True,
         EnableLogFileValidation=True,
         KmsKeyId=cde_key["KeyMetadata"]["Arn"],
-        CloudWatchLogsLogGroupArn=f"arn:aws:logs:{region}:{ACCOUNT}:log-group:org-trail:*",
+        CloudWatchLogsLogGroupArn=f"arn:aws:logs:{region}:{ACCOUNT}:log-group:{TRAIL_LOG_GROUP}:*",
         CloudWatchLogsRoleArn=f"arn:aws:iam::{ACCOUNT}:role/org-trail-to-cloudwatch",
     )
     trail.put_event_selectors(
@@ -486,4 +575,5 @@ def provision(endpoint_url: str, region: str = REGION) -> dict[str, Any]:
                 UserName=user, SerialNumber=serial, AuthenticationCode1="123456", AuthenticationCode2="654321"
             )
     iam.attach_user_policy(UserName="bob", PolicyArn=admin)
+    _monitoring(session, endpoint_url)
     return {"vpc": vpc, "albs": albs, "api": api, "empty_acl": empty_acl, "good_acl": good_acl}

@@ -8,7 +8,7 @@ from compliance.findings import Severity
 from controls.aws.inventory import AwsInventory
 from controls.aws.verdicts import listing_errors, unusable
 from controls.aws.wafv2 import web_acl_verdict
-from controls.registry import Verdict, check, errored, passed
+from controls.registry import Verdict, check, errored
 
 
 def _is_private(api: dict) -> bool:
@@ -16,7 +16,7 @@ def _is_private(api: dict) -> bool:
 
 
 @check("aws.apigateway.waf_attached", severity=Severity.HIGH, resource_type="AwsApiGatewayStage",
-       title="Public API Gateway REST API stages are protected by AWS WAF",
+       title="Public API Gateway stages sit behind a web ACL that blocks web attacks",
        rationale="""An API reachable from the internet needs the same filtering of injection, known bad
        inputs and abusive clients as a web site, before requests reach the backend.""",
        remediation="""In the API Gateway console open the stage and pick a regional web ACL under Web
@@ -37,8 +37,4 @@ def waf_attached(inv: AwsInventory) -> Iterator[Verdict]:
         for stage in (stages.response or {}).get("item") or []:
             arn = f"{api_arn}/stages/{stage['stageName']}"
             stage_label = f"{label} stage {stage['stageName']}"
-            if stage.get("webAclArn"):
-                yield passed(arn, f"{stage_label} is protected by web ACL {stage['webAclArn']}", api.record,
-                             stages, region=api.region)
-            else:
-                yield web_acl_verdict(inv, arn, stage_label, api.region, api.record, stages)
+            yield web_acl_verdict(inv, arn, stage_label, api.region, api.record, stages)

@@ -74,12 +74,15 @@ class Listing:
     params: Mapping[str, Any] = field(default_factory=dict)
     wildcard: Callable[[str], str] | None = None
     """Builds the failed listing's resource id from the region, for ARNs without an account id."""
+    arn_service: str | None = None
+    """The service name ARNs use when it differs from the API's (elbv2 -> elasticloadbalancing)."""
 
     def items(self, inv: AwsInventory) -> tuple[list[Item], list[Verdict]]:
         params = {k: inv.account_id if v == "{account}" else v for k, v in self.params.items()}
         regions = [GLOBAL] if self.scope == GLOBAL else None
         found, failures = inv.listing(self.service, self.operation, self.key, regions, **params)
-        return found, list(listing_errors(inv, failures, self.service, self.resource, self.wildcard))
+        return found, list(listing_errors(inv, failures, self.arn_service or self.service, self.resource,
+                                          self.wildcard))
 
 
 def each(inv: AwsInventory, listing: Listing, judge: Callable[[Item], Judgement | None],

@@ -23,19 +23,30 @@ def waf(response: dict, arn: str = STAGE):
     return ok("wafv2", "get_web_acl_for_resource", response, ResourceArn=arn)
 
 
-def test_stage_with_web_acl_passes_and_without_fails():
+CORE = {"Name": "core", "OverrideAction": {"None": {}}, "Statement": {"ManagedRuleGroupStatement": {
+    "VendorName": "AWS", "Name": "AWSManagedRulesCommonRuleSet"}}}
+
+
+def test_stage_with_a_blocking_web_acl_passes_and_without_fails():
     inv = inventory(apis(api()), stages({"stageName": "prod"}, {"stageName": "dev"}),
-                    waf({"WebACL": {"Name": "api-acl"}}), waf({}, STAGE.replace("prod", "dev")))
+                    waf({"WebACL": {"Name": "api-acl", "Rules": [CORE]}}),
+                    waf({}, STAGE.replace("prod", "dev")))
     found = by_resource(run(WAF, inv))
     assert found[STAGE].status is Status.PASS
-    assert found[STAGE].reason == "REST API api-a1 stage prod is protected by web ACL api-acl"
+    assert found[STAGE].reason == ("REST API api-a1 stage prod is protected by web ACL api-acl: "
+                                   "AWSManagedRulesCommonRuleSet blocks")
     dev = found[STAGE.replace("prod", "dev")]
     assert dev.status is Status.FAIL and dev.reason == "REST API api-a1 stage dev has no WAF web ACL"
 
 
-def test_stage_naming_its_web_acl_passes_without_the_wafv2_record():
-    inv = inventory(apis(api()), stages({"stageName": "prod", "webAclArn": "arn:aws:wafv2:acl"}))
-    assert only(WAF, inv).status is Status.PASS
+def test_a_stage_naming_its_web_acl_is_still_judged_by_the_acl_rules():
+    counting = {**CORE, "OverrideAction": {"Count": {}}}
+    inv = inventory(apis(api()), stages({"stageName": "prod", "webAclArn": "arn:aws:wafv2:acl"}),
+                    waf({"WebACL": {"Name": "api-acl", "Rules": [counting]}}))
+    finding = only(WAF, inv)
+    assert finding.status is Status.FAIL and finding.resource_id == STAGE
+    assert finding.reason.endswith("has web ACL api-acl, but it only counts with "
+                                   "AWSManagedRulesCommonRuleSet (override action Count)")
 
 
 def test_missing_wafv2_record_is_an_error():

@@ -36,12 +36,40 @@ def waf(response: dict, arn: str = LB):
     return ok("wafv2", "get_web_acl_for_resource", response, ResourceArn=arn)
 
 
-def test_public_alb_with_web_acl_passes():
-    finding = only(WAF, inventory(listing(alb()), waf({"WebACL": {"Name": "edge", "ARN": "arn:acl"}})))
+CORE = {"Name": "core", "OverrideAction": {"None": {}}, "Statement": {"ManagedRuleGroupStatement": {
+    "VendorName": "AWS", "Name": "AWSManagedRulesCommonRuleSet"}}}
+SQLI = {"Name": "sqli", "Action": {"Block": {}}, "Statement": {"SqliMatchStatement": {"FieldToMatch": {}}}}
+XSS = {"Name": "xss", "Action": {"Block": {}}, "Statement": {"NotStatement": {"Statement": {
+    "XssMatchStatement": {"FieldToMatch": {}}}}}}
+
+
+def test_public_alb_with_a_blocking_web_acl_passes():
+    finding = only(WAF, inventory(listing(alb()), waf({"WebACL": {"Name": "edge", "ARN": "arn:acl",
+                                                                  "Rules": [CORE]}})))
     assert finding.status is Status.PASS
-    assert finding.reason == "load balancer shop is protected by web ACL edge"
+    assert finding.reason == ("load balancer shop is protected by web ACL edge: "
+                              "AWSManagedRulesCommonRuleSet blocks")
     assert finding.resource_id == LB
     assert len(finding.evidence_ids) == 2
+    own = only(WAF, inventory(listing(alb()), waf({"WebACL": {"Name": "edge", "Rules": [SQLI, XSS]}})))
+    assert own.status is Status.PASS and "SQL injection and cross-site scripting" in own.reason
+
+
+@pytest.mark.parametrize(("rules", "says"), [
+    ([], "has no rule blocking common web attacks"),
+    ([{**CORE, "OverrideAction": {"Count": {}}}], "only counts with AWSManagedRulesCommonRuleSet"),
+    ([SQLI, {**XSS, "Action": {"Count": {}}}], "has no rule blocking common web attacks"),
+])
+def test_a_web_acl_that_does_not_block_common_attacks_fails_on_the_load_balancer(rules, says):
+    finding = only(WAF, inventory(listing(alb()), waf({"WebACL": {"Name": "edge", "Rules": rules}})))
+    assert finding.status is Status.FAIL and finding.resource_id == LB
+    assert finding.reason.startswith("load balancer shop has web ACL edge, but it ")
+    assert says in finding.reason
+
+
+def test_a_web_acl_without_stated_rules_is_an_error():
+    finding = only(WAF, inventory(listing(alb()), waf({"WebACL": {"Name": "edge"}})))
+    assert finding.status is Status.ERROR and "edge" in finding.reason
 
 
 def test_public_alb_without_web_acl_fails():

@@ -14,6 +14,18 @@ from compliance.demo import PLANTED
 from compliance.store import Store
 
 PCI_FAMILY = {
+    "aws.cloudwatch": "10.",
+    "aws.guardduty": "11.",
+    "aws.inspector2": "6.",
+    "aws.config": "12.",
+    "aws.secretsmanager": "8.",
+    "aws.rds.backups": "12.",
+    "aws.rds.multi_az": "12.",
+    "aws.rds.snapshot": "3.",
+    "aws.elbv2.deletion": "6.",
+    "aws.elbv2.access_logs": "10.",
+    "aws.elbv2.desync": "6.",
+    "aws.ec2.vpc_flow_logs": "10.",
     "aws.iam.full_admin": "7.",
     "aws.iam.user_direct": "7.",
     "aws.s3.cardholder_data_lifecycle": "3.",

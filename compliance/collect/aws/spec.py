@@ -55,6 +55,19 @@ def _home_region(trail: dict[str, Any]) -> bool:
     return trail.get("HomeRegion") in (None, trail["region"])
 
 
+def _own(snapshot: dict[str, Any]) -> bool:
+    """Snapshots the account owns (an emulator may list public AMI snapshots under OwnerIds=self)."""
+    return snapshot.get("OwnerId") in (None, snapshot.get("account"))
+
+
+def _first(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return items[:1]
+
+
+def _manual(snapshot: dict[str, Any]) -> bool:
+    return snapshot.get("SnapshotType") == "manual"
+
+
 WAF_FOR = "get_web_acl_for_resource"
 
 AWS_SPEC: tuple[Call, ...] = (
@@ -91,9 +104,30 @@ AWS_SPEC: tuple[Call, ...] = (
     )),
     Call("ec2", "describe_security_groups", "SecurityGroups"),
     Call("ec2", "get_ebs_encryption_by_default"),
+    Call("ec2", "describe_vpcs", "Vpcs"),
+    Call("ec2", "describe_flow_logs", "FlowLogs"),
+    Call("ec2", "describe_subnets", "Subnets"),
+    Call("ec2", "describe_network_acls", "NetworkAcls"),
+    Call("ec2", "describe_volumes", "Volumes"),
+    Call("ec2", "describe_instances", "Reservations", follow=(
+        # asked once per region, and only when there are instances to judge
+        Follow("describe_instance_information", {}, service="ssm", key="InstanceInformationList",
+               select=_first),
+        Follow("list_resource_compliance_summaries", {}, service="ssm", select=_first),
+    )),
+    Call("ec2", "describe_snapshots", "Snapshots", params={"OwnerIds": ["self"]}, follow=(
+        Follow("describe_snapshot_attribute",
+               {"SnapshotId": "{SnapshotId}", "Attribute": "createVolumePermission"}, when=_own),
+    )),
     Call("rds", "describe_db_instances", "DBInstances"),
+    Call("rds", "describe_db_clusters", "DBClusters"),
+    Call("rds", "describe_db_snapshots", "DBSnapshots", follow=(
+        Follow("describe_db_snapshot_attributes", {"DBSnapshotIdentifier": "{DBSnapshotIdentifier}"},
+               when=_manual),
+    )),
     Call("elbv2", "describe_load_balancers", "LoadBalancers", follow=(
         Follow("describe_listeners", {"LoadBalancerArn": "{LoadBalancerArn}"}),
+        Follow("describe_load_balancer_attributes", {"LoadBalancerArn": "{LoadBalancerArn}"}),
         Follow(WAF_FOR, {"ResourceArn": "{LoadBalancerArn}"}, service="wafv2", when=_is_alb),
     )),
     Call("apigateway", "get_rest_apis", "items", follow=(
@@ -119,6 +153,30 @@ AWS_SPEC: tuple[Call, ...] = (
     Call("eks", "list_clusters", "clusters", follow=(
         Follow("describe_cluster", {"name": "{item}"}),
     )),
+    Call("logs", "describe_metric_filters", "metricFilters"),
+    Call("logs", "describe_log_groups", "logGroups"),
+    Call("cloudwatch", "describe_alarms", "MetricAlarms"),
+    Call("config", "describe_configuration_recorders", "ConfigurationRecorders"),
+    Call("config", "describe_configuration_recorder_status", "ConfigurationRecordersStatus"),
+    Call("guardduty", "list_detectors", "DetectorIds", follow=(
+        Follow("get_detector", {"DetectorId": "{item}"}),
+    )),
+    Call("inspector2", "batch_get_account_status", "accounts", params={"accountIds": ["{account}"]}),
+    Call("secretsmanager", "list_secrets", "SecretList"),
+    Call("acm", "list_certificates", "CertificateSummaryList", follow=(
+        Follow("describe_certificate", {"CertificateArn": "{CertificateArn}"}),
+    )),
+    Call("dynamodb", "list_tables", "TableNames", follow=(
+        Follow("describe_table", {"TableName": "{item}"}),
+    )),
+    Call("elasticache", "describe_replication_groups", "ReplicationGroups"),
+    Call("sns", "list_topics", "Topics", follow=(
+        Follow("get_topic_attributes", {"TopicArn": "{TopicArn}"}),
+    )),
+    Call("sqs", "list_queues", "QueueUrls", follow=(
+        Follow("get_queue_attributes", {"QueueUrl": "{item}", "AttributeNames": ["All"]}),
+    )),
+    Call("efs", "describe_file_systems", "FileSystems"),
     Call("ecr", "get_registry_scanning_configuration"),
     Call("ecr", "describe_repositories", "repositories", follow=(
         Follow("describe_images", {"repositoryName": "{repositoryName}"}, key="imageDetails",

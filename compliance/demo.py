@@ -211,6 +211,40 @@ def _harden_bucket(s3: Any, name: str, *, log_to: str | None = "access-logs") ->
 TRAIL_LOG_GROUP = "cloudtrail/management-events"
 
 
+def _self_signed(domain: str) -> dict[str, bytes]:
+    """A certificate valid for a year, imported so it is ISSUED at once (a requested one changes state
+    a minute later in the emulator, which would make two scans differ)."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, domain)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=365))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(domain)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return {
+        "Certificate": cert.public_bytes(serialization.Encoding.PEM),
+        "PrivateKey": key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        ),
+    }
+
+
 def _monitoring(session: boto3.Session, endpoint_url: str) -> None:
     """One CIS alarm wired end to end (root use), Inspector for EC2 only, a secret that never rotates."""
     logs, cloudwatch, sns = (
@@ -302,7 +336,7 @@ def provision(endpoint_url: str, region: str = REGION) -> dict[str, Any]:
     retired = kms.create_key(Description="retired key")["KeyMetadata"]["KeyId"]
     kms.schedule_key_deletion(KeyId=retired, PendingWindowInDays=30)
 
-    cert = acm.request_certificate(DomainName="pay.example.test")["CertificateArn"]
+    cert = acm.import_certificate(**_self_signed("pay.example.test"))["CertificateArn"]
     albs = {}
     for name, internal in (("payments-alb", False), ("admin-alb", False), ("internal-alb", True)):
         albs[name] = elbv2.create_load_balancer(

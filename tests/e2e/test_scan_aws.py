@@ -52,6 +52,8 @@ PCI_FAMILY = {
     "aws.eks.secrets": "8.",
     "aws.eks.endpoint": "1.",
     "aws.eks.audit": "10.",
+    "aws.wafv2": "6.",
+    "aws.ec2": "1.",
 }
 
 runner = CliRunner()

@@ -215,7 +215,7 @@ def test_assess_scan_fills_every_requirement_and_stores_them(store: Store, tmp_p
     kept = add_attestation(
         store,
         "pci-dss-4.0.1",
-        "12.10.1",
+        "12.10.2",
         [evidence],
         "Jane",
         "IR plan v3",
@@ -266,9 +266,9 @@ def test_assess_scan_fills_every_requirement_and_stores_them(store: Store, tmp_p
     assert len(by_id) == len(scan.requirement_results) == 280 + 30 + 93
     assert {fid for fid, _ in by_id} == {"pci-dss-4.0.1", "iso27001-2022"}
 
-    assert by_id["pci-dss-4.0.1", "12.10.1"].result is RocResult.NOT_TESTED
-    assert by_id["pci-dss-4.0.1", "12.10.1"].basis is Basis.ATTESTED
-    assert by_id["pci-dss-4.0.1", "12.10.1"].attestation_ids == (kept.id,)
+    assert by_id["pci-dss-4.0.1", "12.10.2"].result is RocResult.NOT_TESTED
+    assert by_id["pci-dss-4.0.1", "12.10.2"].basis is Basis.ATTESTED
+    assert by_id["pci-dss-4.0.1", "12.10.2"].attestation_ids == (kept.id,)
     assert by_id["pci-dss-4.0.1", "12.1.1"].result is RocResult.NOT_TESTED
     assert by_id["pci-dss-4.0.1", "10.3.3"].result is RocResult.NOT_TESTED
     assert by_id["pci-dss-4.0.1", "10.3.3"].compensating == ("daily digest comparison",)

@@ -59,7 +59,7 @@ def test_attestation_alone_waits_for_review_and_only_a_review_concludes(db, tmp_
     proof.write_bytes(b"%PDF incident response plan v3")
     attested = invoke(
         "attest",
-        "12.10.1",
+        "12.10.2",
         "--db",
         db,
         "-e",
@@ -71,7 +71,7 @@ def test_attestation_alone_waits_for_review_and_only_a_review_concludes(db, tmp_
     )
     assert attested.exit_code == 0, attested.output
     _scan(db, "scan0001")
-    before = _results(db, "scan0001", tmp_path)["12.10.1"]
+    before = _results(db, "scan0001", tmp_path)["12.10.2"]
     assert (before["result"], before["basis"]) == ("Not Tested", "attested")
     assert (
         "attested by Jane Roe (CISO) on" in before["detail"]
@@ -81,7 +81,7 @@ def test_attestation_alone_waits_for_review_and_only_a_review_concludes(db, tmp_
 
     reviewed = invoke(
         "review",
-        "12.10.1",
+        "12.10.2",
         "--framework",
         "pci-dss-4.0.1",
         "--result",
@@ -97,7 +97,7 @@ def test_attestation_alone_waits_for_review_and_only_a_review_concludes(db, tmp_
     )
     assert reviewed.exit_code == 0, reviewed.output
     assert "In Place by Q. Assessor (QSA Co)" in reviewed.output and "unsigned" in reviewed.output
-    after = _results(db, "scan0001", tmp_path)["12.10.1"]
+    after = _results(db, "scan0001", tmp_path)["12.10.2"]
     assert (after["result"], after["basis"]) == ("In Place", "assessed")
     assert after["detail"].startswith("assessed by Q. Assessor (QSA Co) on ")
     assert "(before review: Not Tested, attested: attested by Jane Roe" in after["detail"]
@@ -142,7 +142,7 @@ def test_review_bad_input_is_exit_2(db, tmp_path):
         (["--result", "in-place", "--framework", "iso27001-2022"], "iso27001-2022 has no requirement"),
     ]
     for extra, message in cases:
-        args = ["review", "12.10.1", "--assessor", "Q", "--db", db, *extra]
+        args = ["review", "12.10.2", "--assessor", "Q", "--db", db, *extra]
         result = invoke(*args)
         assert result.exit_code == 2, (extra, result.output)
         assert message in result.output and "Traceback" not in result.output

@@ -41,6 +41,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     ),
     "demo": (("compliance.cli.demo",), "Scan an emulated payments deployment with deliberate gaps."),
     "frameworks": (("compliance.cli.frameworks",), "Framework catalogs: requirements, checks, coverage."),
+    "checks": (("compliance.cli.checks",), "The checks the scanner runs, with their requirements."),
     "attest": (("compliance.cli.attest",), "Manual attestations: evidence a person vouches for."),
     "report": (("compliance.cli.report",), "Render a stored scan's reports and evidence pack."),
     "soa": (("compliance.cli.soa",), "ISO 27001 Statement of Applicability; `soa init` writes decisions."),

@@ -71,6 +71,8 @@ class Output:
     folder: OutputFolder | None = None
     scan_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     waivers: tuple[Waiver, ...] = ()
+    select: Selection | None = None
+    """--checks/--exclude-checks/--services/--severity as one predicate; None runs every check."""
 
     @property
     def streaming(self) -> bool:
@@ -352,6 +354,12 @@ CONFIG = typer.Option(
 )
 
 
+CHECKS = typer.Option(None, "--checks", help="Run only these check ids (comma-separated or repeated).")
+EXCLUDE_CHECKS = typer.Option(None, "--exclude-checks", help="Skip these check ids (comma-separated).")
+SERVICES = typer.Option(None, "--services", help="Run only checks of these services, e.g. s3,iam.")
+SEVERITY = typer.Option(None, "--severity", help="Run only checks at or above this severity.")
+
+
 def output_options(
     out: str = OUT_OR_STDOUT,
     format: str = FORMAT,
@@ -366,14 +374,23 @@ def output_options(
     timeout: float | None = TIMEOUT,
     baseline: str | None = BASELINE,
     config: Path | None = CONFIG,
+    checks: list[str] | None = CHECKS,
+    exclude_checks: list[str] | None = EXCLUDE_CHECKS,
+    services: list[str] | None = SERVICES,
+    severity: str | None = SEVERITY,
 ) -> Output:
     """The options every `comply scan <target>` shares: where results go and what fails the run."""
+    from compliance.selection import parse_selection
+    from controls.registry import all_checks
+
     level = log_level.strip().lower()
     if level not in runtime.LEVELS:
         raise UsageError(f"--log-level must be one of {', '.join(runtime.LEVELS)}, got {log_level!r}")
     runtime.set_level("debug" if runtime.debug() else level)
-    return prepare_output(out, format, fail_on, db, framework, waivers, signing_key, organisation,
-                          quiet=quiet, timeout=timeout, baseline=baseline)
+    select = parse_selection(checks, exclude_checks, services, severity, all_checks())
+    output = prepare_output(out, format, fail_on, db, framework, waivers, signing_key, organisation,
+                            quiet=quiet, timeout=timeout, baseline=baseline)
+    return replace(output, select=select) if select is not None else output
 
 
 def run_targets(targets: Sequence[Target], output: Output, *, select: Selection | None = None) -> int:
@@ -387,11 +404,11 @@ def run_targets(targets: Sequence[Target], output: Output, *, select: Selection 
         if err.is_terminal and not output.quiet:
             with progress_bar(err) as bar:
                 task = bar.add_task("", total=None)
-                scan = run_scan(targets, select=select, connected=lambda: claim(output),
+                scan = run_scan(targets, select=select or output.select, connected=lambda: claim(output),
                                 progress=lambda name, done, total: bar.update(
                                     task, description=name, completed=done, total=total))
         else:
-            scan = run_scan(targets, select=select, connected=lambda: claim(output),
+            scan = run_scan(targets, select=select or output.select, connected=lambda: claim(output),
                             progress=None if output.quiet else PlainProgress())
         return finish(scan, output, human)
     finally:

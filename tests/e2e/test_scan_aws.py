@@ -162,3 +162,13 @@ def test_missing_credentials_is_exit_2(deployment, tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     result = scan(deployment, tmp_path)
     assert result.exit_code == 2 and "no AWS credentials found" in result.output
+
+
+def test_selection_narrows_the_scan_to_the_chosen_checks(deployment, tmp_path):
+    result = scan(deployment, tmp_path, "--db", f"sqlite:///{tmp_path / 'c.db'}", "--services", "s3,kms",
+                  "--severity", "high", "--exclude-checks", "aws.s3.bucket_encrypted")
+    assert result.exit_code == 1, result.output
+    ran = {f["metadata"]["event_code"] for f in json.loads((tmp_path / "findings.ocsf.json").read_text())}
+    assert ran and all(c.split(".")[1] in ("s3", "kms") for c in ran)
+    assert "aws.s3.bucket_encrypted" not in ran and "aws.s3.tls_only" not in ran  # medium: below high
+    assert "aws.s3.bucket_policy_not_public" in ran

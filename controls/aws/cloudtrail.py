@@ -72,8 +72,9 @@ def multi_region_logging(inv: AwsInventory) -> Iterator[Verdict]:
         regions = ", ".join(rec.scope or GLOBAL for rec in failures)
         yield errored(account_arn, f"no logging multi-region trail seen, and trails could not be listed in "
                       f"{regions}: {failures[0].error}", *evidence, *failures)
-    else:
-        yield failed(account_arn, "no multi-region trail is logging", *evidence)
+    else:  # absence is a finding too: it links the listings that showed no logging multi-region trail
+        yield failed(account_arn, "no multi-region trail is logging", *evidence,
+                     *inv.calls("cloudtrail", "describe_trails"))
 
 
 def _per_trail(inv: AwsInventory) -> tuple[list[Item], Iterator[Verdict]]:

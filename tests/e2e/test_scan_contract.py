@@ -359,3 +359,44 @@ def test_the_store_password_never_reaches_any_stream(postgres_server, deployment
         seen.append(done.stdout + done.stderr)
     assert any("postgres:***@127.0.0.1" in text for text in seen)
     assert any("comply: aws " in text for text in seen)  # the debug runs did log
+
+
+EVIDENCE_LINKS = """
+import json, sys
+from compliance.demo import moto_server, provision
+from compliance.engine import run_scan
+from compliance.targets.aws import AwsTarget
+
+def links(endpoint):
+    scan = run_scan([AwsTarget(regions=["us-east-1"], endpoint_url=endpoint)])
+    ids = {rec.id for rec in scan.evidence}
+    return {"findings": len(scan.findings),
+            "unlinked": sorted({f.check_id for f in scan.findings if not f.evidence_ids}),
+            "dangling": sorted({f.check_id for f in scan.findings if set(f.evidence_ids) - ids}),
+            "trail": [list(f.evidence_ids) for f in scan.findings
+                      if f.check_id == "aws.cloudtrail.multi_region_logging"]}
+
+if sys.argv[1] == "-":
+    with moto_server() as endpoint:  # its own process, so its own empty emulated account
+        print(json.dumps(links(endpoint)))
+else:
+    print(json.dumps(links(sys.argv[1])))
+"""
+
+
+@pytest.mark.parametrize("account", ["empty", "deployment"])
+def test_every_finding_links_the_evidence_that_justifies_it(request, account, tmp_path):
+    """Absence included: "no multi-region trail" links the DescribeTrails answers that showed none."""
+    endpoint = request.getfixturevalue("deployment") if account == "deployment" else "-"
+    done = subprocess.run(
+        [sys.executable, "-c", EVIDENCE_LINKS, endpoint],
+        env=env_for(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["findings"] and result["unlinked"] == [] and result["dangling"] == []
+    if account == "empty":
+        assert any("describe_trails" in e for ids in result["trail"] for e in ids)

@@ -1,7 +1,8 @@
 """Render the reports of a stored scan with 10,000 findings over 2,000 resources.
 
 Each step runs in a fresh process so that its peak resident memory (ru_maxrss, the whole process,
-interpreter included) is its own. Goal: the PDF under 10 s and under 500 MB on a 2-core machine.
+interpreter included) is its own. Goal: the PDF under 10 s and under 500 MB on a 2-core machine. The PDF
+holds the whole population (every finding, passing and failing) and the whole evidence index.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def _step(url: str, fmt: str, out: str, queue: multiprocessing.Queue) -> None:
     from reports.view import ScanView
 
     scan = Store(url).load_scan("bench0001")
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     if fmt in ("html", "pdf"):
         data = render_html(ScanView(scan)).encode() if fmt == "html" else render_pdf(ScanView(scan))
         path = Path(out) / FILE_NAMES[fmt]
@@ -96,9 +97,9 @@ def _step(url: str, fmt: str, out: str, queue: multiprocessing.Queue) -> None:
         paths = [path]
     else:
         paths = write_reports(scan, [fmt], Path(out) / fmt)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     size = sum(p.stat().st_size for p in paths)
-    queue.put((elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, size))
+    queue.put((elapsed, cpu, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, size))
 
 
 def run() -> None:

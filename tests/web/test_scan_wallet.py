@@ -43,11 +43,19 @@ def test_every_web_check_ran_and_isolation_was_really_tried(scanned, wallet_serv
     assert protocols.status is Status.PASS and "TLS 1.0" not in protocols.reason
 
 
-def test_rate_limit_probe_on_the_wallet(wallet_served, tmp_path):
-    """The burst goes last and uses wrong client credentials, so it creates nothing."""
-    result, scan, _ = scan_web(tmp_path, "--url", wallet_served.url, "--insecure", "--probe-rate-limit",
-                               "--rate-limit-burst", "12", "--max-requests", "60")
-    assert result.exit_code in (1, 3), result.output
+def test_allow_write_and_the_rate_limit_burst_on_the_wallet(wallet_served, tmp_path):
+    """Writes, malformed bodies and the failed-login burst (sent last, with a client id that does not
+    exist, so it locks out no real client): still nothing but the certificate fails."""
+    result, scan, _ = scan_web(tmp_path, "--url", wallet_served.url, "--ca-file", str(wallet_served.cert),
+                               "--credentials", str(wallet_served.credentials), "--allow-write",
+                               "--rate-limit-burst", "12")
+    assert result.exit_code == 1, result.output
+    failed = [(f.check_id, f.resource_id) for f in scan.findings if f.status is Status.FAIL]
+    assert failed == [("web.tls.certificate_trusted", wallet_served.url)], failed
+    assert scan.scope["read_only"] is False and scan.scope["not_probed"] == []
     limit = [f for f in scan.findings if f.check_id == "web.abuse.token_rate_limit"]
-    assert len(limit) == 1 and limit[0].resource_id == f"POST {wallet_served.url}/oauth/token"
-    assert limit[0].status in (Status.PASS, Status.FAIL), limit[0].reason
+    token = f"POST {wallet_served.url}/oauth/token"
+    assert [(f.status, f.resource_id) for f in limit] == [(Status.PASS, token)], limit
+    bodies = [f for f in scan.findings if f.check_id == "web.errors.handled"
+              and f.resource_id == f"POST {wallet_served.url}/v1/cards"]
+    assert bodies and bodies[0].status is Status.PASS

@@ -111,8 +111,7 @@ class WebCollection:
                 note: str | None = None, path: str | None = None, **extra: Any) -> Probe:
         sent = {"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})}
         if op.writes and body is None and probe != "malformed-body":
-            body = json.dumps(sample_value(op.body_schema)).encode() if op.body_schema else b"{}"
-            content_type = content_type or "application/json"
+            body, content_type = sample_body(op)
         if content_type:
             sent["Content-Type"] = content_type
         target = path if path is not None else fill_path(op, path_values)
@@ -255,6 +254,14 @@ class WebCollection:
                 rec = self.send([probe])[0]
                 if not rec.ok or rec.response["status"] == 429:
                     break
+
+
+def sample_body(op: Operation) -> tuple[bytes, str]:
+    """A body the operation's schema accepts, in the media type it declares (JSON or a form)."""
+    value = sample_value(op.body_schema) if op.body_schema else {}
+    if op.body_type == "application/x-www-form-urlencoded" and isinstance(value, dict):
+        return urlencode({k: str(v) for k, v in value.items()}).encode(), op.body_type
+    return json.dumps(value).encode(), "application/json"
 
 
 def _unsigned_jwt(claims: dict[str, Any]) -> str:

@@ -56,6 +56,9 @@ def test_allow_write_and_the_rate_limit_burst_on_the_wallet(wallet_served, tmp_p
     limit = [f for f in scan.findings if f.check_id == "web.abuse.token_rate_limit"]
     token = f"POST {wallet_served.url}/oauth/token"
     assert [(f.status, f.resource_id) for f in limit] == [(Status.PASS, token)], limit
+    topups = [f for f in scan.findings if f.check_id == "web.isolation.cross_tenant"
+              and f.resource_id == f"GET {wallet_served.url}/v1/topups/{{topup_id}}"]
+    assert [f.status for f in topups] == [Status.PASS], topups  # created under each tenant's own wallet
     bodies = [f for f in scan.findings if f.check_id == "web.errors.handled"
               and f.resource_id == f"POST {wallet_served.url}/v1/cards"]
     assert bodies and bodies[0].status is Status.PASS

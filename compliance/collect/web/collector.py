@@ -27,6 +27,7 @@ from compliance.collect.web.openapi import Operation, parse, token_urls
 from compliance.collect.web.samples import (
     MALFORMED_PATH,
     MALFORMED_QUERY,
+    collection_name,
     collection_of,
     fill_path,
     ids_in,
@@ -205,7 +206,8 @@ class WebCollection:
                 continue
             collection, param = where
             for owner in self.sessions:
-                for object_id in owned.get(owner.client.name, {}).get(collection, [])[:CROSS_TENANT_IDS]:
+                mine = owned.get(owner.client.name, {}).get(collection_name(collection), [])
+                for object_id in mine[:CROSS_TENANT_IDS]:
                     for reader in self.sessions:
                         if reader is owner:
                             continue
@@ -216,22 +218,47 @@ class WebCollection:
         self.send(probes)
 
     def objects(self) -> dict[str, dict[str, list[str]]]:
-        """Ids each client can see, by collection path: from its listings, and (with writes allowed)
-        from objects it creates now for the purpose."""
+        """Ids each client can see, by collection name (a path's last fixed segment, so the top-ups made
+        under /v1/wallets/{id}/topups are the ones read at /v1/topups/{id}): from its listings, and,
+        with writes allowed, from objects it creates now, top-level first, then those nested under
+        its own objects (their `*_id` body fields filled with its own ids)."""
         if self.settings.allow_write:
-            creates = [op for op in self.in_scope() if op.method == "post" and not op.path_params()
-                       and op.body_type == "application/json"]
+            posts = [op for op in self.in_scope()
+                     if op.method == "post" and op.body_type == "application/json"]
             self.send([self.request(op, "create", headers=s.headers(), client=s.client.name)
-                       for s in self.sessions for op in creates])
+                       for s in self.sessions for op in posts if not op.path_params()])
+            owned = self._owned()
+            nested = []
+            for session in self.sessions:
+                mine = owned.get(session.client.name, {})
+                for op in posts:
+                    where = collection_of(op)
+                    parents = mine.get(collection_name(where[0]), []) if where else []
+                    if where is None or not parents or len(op.path_params()) > 1:
+                        continue
+                    body = sample_value(op.body_schema) if op.body_schema else {}
+                    if isinstance(body, dict):
+                        for key in body:
+                            if key.endswith("_id") and (ids := mine.get(key[:-3] + "s")):
+                                body[key] = ids[0]
+                    nested.append(self.request(
+                        op, "create", headers=session.headers(), client=session.client.name,
+                        path_values={where[1]: parents[0]}, body=json.dumps(body).encode(),
+                        content_type="application/json"))
+            self.send(nested)
+        return self._owned()
+
+    def _owned(self) -> dict[str, dict[str, list[str]]]:
         owned: dict[str, dict[str, list[str]]] = {}
         for rec in self.evidence:
             if rec.service != "http" or not rec.ok or \
                     rec.params.get("probe") not in ("authenticated", "create"):
                 continue
             path = rec.operation.partition(" ")[2]
-            if "{" in path or not 200 <= rec.response["status"] < 300 or rec.response.get("truncated"):
+            one_object = rec.params["probe"] == "authenticated" and "{" in path
+            if one_object or not 200 <= rec.response["status"] < 300 or rec.response.get("truncated"):
                 continue
-            found = owned.setdefault(rec.params["client"], {}).setdefault(path.rstrip("/") or "/", [])
+            found = owned.setdefault(rec.params["client"], {}).setdefault(collection_name(path), [])
             found.extend(i for i in ids_in(rec.response["body"]) if i not in found)
         return owned
 

@@ -114,6 +114,12 @@ def collection_of(op: Operation) -> tuple[str, str] | None:
     return (prefix or "/"), params[0].name
 
 
+def collection_name(path: str) -> str:
+    """The last fixed segment of a path: `/v1/wallets/{wallet_id}/topups` -> `topups`."""
+    fixed = [seg for seg in path.split("/") if seg and not seg.startswith("{")]
+    return fixed[-1] if fixed else "/"
+
+
 def ids_in(body: str) -> list[str]:
     """Ids of the objects a JSON response shows: its own `id`, or those of the items it lists."""
     try:

@@ -117,11 +117,13 @@ def run() -> None:
             queue = spawn.Queue()
             proc = spawn.Process(target=_step, args=(url, fmt, tmp, queue))
             proc.start()
-            elapsed, peak_mb, size = queue.get()
+            elapsed, cpu, peak_mb, size = queue.get()
             proc.join()
-            print(
-                f"reports: {fmt:9} {elapsed:6.2f} s  peak RSS {peak_mb:6.0f} MB  output {size / 1e6:6.2f} MB"
-            )
+            goal = "  (goal: under 10 s and 500 MB)" if fmt == "pdf" else ""
+            print(f"reports: {fmt:9} {elapsed:6.2f} s wall {cpu:6.2f} s CPU  peak RSS {peak_mb:6.0f} MB  "
+                  f"output {size / 1e6:6.2f} MB{goal}")
+        print(f"reports: load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs "
+              "(wall times on a shared machine are longer than on an idle one)")
 
 
 if __name__ == "__main__":

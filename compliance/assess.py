@@ -78,7 +78,8 @@ def _use(waiver: Waiver, state: str, matched: tuple[str, ...] = ()) -> WaiverUse
     return WaiverUse(check_id=waiver.check_id, resource_pattern=waiver.resource,
                      justification=waiver.justification, approver=waiver.approver,
                      expires=waiver.expires.isoformat() if waiver.expires else "", state=state,
-                     compensating_control=waiver.compensating_control, matched=matched)
+                     compensating_control=waiver.compensating_control, matched=matched,
+                     approved=waiver.approved.isoformat() if waiver.approved else "")
 
 
 def describe_scope(scope: Mapping[str, object]) -> str:

@@ -65,6 +65,8 @@ class WaiverUse:
     state: str
     compensating_control: str | None = None
     matched: tuple[str, ...] = ()
+    approved: str = ""
+    """The day the approver signed the waiver off ('' for waivers recorded before it was required)."""
 
 
 @dataclass

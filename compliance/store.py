@@ -420,7 +420,8 @@ def _finding(r: FindingRow) -> Finding:
 def _waiver_dict(w: WaiverUse) -> dict[str, Any]:
     return {"check_id": w.check_id, "resource_pattern": w.resource_pattern, "justification": w.justification,
             "approver": w.approver, "expires": w.expires, "state": w.state,
-            "compensating_control": w.compensating_control, "matched": list(w.matched)}
+            "compensating_control": w.compensating_control, "matched": list(w.matched),
+            "approved": w.approved}
 
 
 def _waiver(body: dict[str, Any]) -> WaiverUse:

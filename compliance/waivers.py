@@ -7,12 +7,18 @@ A waivers file is YAML, either a list of entries or a mapping with a `waivers:` 
         resource: "arn:aws:ec2:*:*:security-group/sg-0bastion*"
         justification: bastion reachable from the office range only
         approver: Jane Roe (CISO)
+        approved: 2026-01-15                       # when the approver signed it off
         expires: 2026-06-30                        # the last day the waiver counts
-        compensating_control: session recording on the bastion   # optional
+        compensating_control: session recording on the bastion   # required on High/Critical checks
 
 Malformed YAML, an unknown key or a missing required field is bad input (UsageError, exit 2). An
 entry without `expires` is loaded with `expires=None` and never applied: the scan reports it as a
 warning, because an exception nobody has to revisit is not an exception.
+
+Rules an assessor holds a waiver to (`validate_waivers`, applied to every waivers file comply loads,
+before any collection): the check id (or glob) must name at least one known check, since a typo would
+silently waive nothing; a waiver on a High or Critical check needs a compensating control and must
+name its resource exactly (no wildcard); the approval date may not be in the future or after expiry.
 """
 
 from __future__ import annotations
@@ -26,12 +32,12 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, field_validator
 
 from compliance.errors import UsageError
-from compliance.findings import Finding
+from compliance.findings import Finding, Severity
 from compliance.yamlfile import line_of
 from compliance.yamlfile import load as load_yaml
 
 DEFAULT_FILE = "waivers.yaml"
-REQUIRED = ("check_id", "resource", "justification", "approver")
+REQUIRED = ("check_id", "resource", "justification", "approver", "approved")
 OPTIONAL = ("expires", "compensating_control")
 
 
@@ -45,6 +51,8 @@ class Waiver:
     compensating_control: str | None = None
     source: str = ""
     """Where the entry came from, e.g. 'waivers.yaml entry 2', for messages."""
+    approved: dt.date | None = None
+    """The day the approver signed the exception off."""
 
     def expired(self, today: dt.date) -> bool:
         return self.expires is not None and self.expires < today
@@ -58,7 +66,8 @@ class Waiver:
 
     def describe(self) -> str:
         """The text a suppressed finding carries, so a reader sees who accepted the risk and until when."""
-        return f"waiver: {self.justification} (approved by {self.approver}, expires {self.expires})"
+        on = f" on {self.approved}" if self.approved else ""
+        return f"waiver: {self.justification} (approved by {self.approver}{on}, expires {self.expires})"
 
     @property
     def compensation(self) -> str:
@@ -80,10 +89,11 @@ class WaiverEntry(BaseModel):
     resource: Annotated[str, StringConstraints(min_length=1)]
     justification: Annotated[str, StringConstraints(min_length=1)]
     approver: Annotated[str, StringConstraints(min_length=1)]
+    approved: dt.date
     expires: dt.date | None = None
     compensating_control: str | None = None
 
-    @field_validator("expires", mode="before")
+    @field_validator("expires", "approved", mode="before")
     @classmethod
     def _date_only(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -100,9 +110,43 @@ class WaiverEntry(BaseModel):
         return value
 
 
-def load_waivers(path: Path) -> list[Waiver]:
-    """Read and check a waivers file: duplicate keys, binary or non-UTF-8 content are refused too."""
-    return parse_waivers(load_yaml(path, "waivers file"), str(path))
+def load_waivers(path: Path, today: dt.date | None = None) -> list[Waiver]:
+    """Read and check a waivers file: duplicate keys, binary or non-UTF-8 content are refused too, and
+    every entry is held to the rules in `validate_waivers`."""
+    waivers = parse_waivers(load_yaml(path, "waivers file"), str(path))
+    validate_waivers(waivers, today or dt.date.today())
+    return waivers
+
+
+_GLOB = ("*", "?", "[")
+
+
+def validate_waivers(waivers: list[Waiver], today: dt.date, known: dict[str, Severity] | None = None) -> None:
+    """Refuse (UsageError, exit 2) a waiver an assessor would reject; `known` maps check ids to severity
+    (default: every registered check)."""
+    if known is None:
+        from controls.registry import all_checks
+
+        known = {c.id: c.severity for c in all_checks()}
+    for w in waivers:
+        where = w.source or f"waiver {w.check_id} on {w.resource}"
+        matched = [cid for cid in known if fnmatchcase(cid, w.check_id)]
+        if not matched:
+            raise UsageError(f"{where}: unknown check id {w.check_id!r}: no check has that id, so the waiver "
+                             "would cover nothing (see `comply frameworks show` for the checks)")
+        if w.approved is not None and w.approved > today:
+            raise UsageError(f"{where}: 'approved' {w.approved} is in the future")
+        if w.approved is not None and w.expires is not None and w.approved > w.expires:
+            raise UsageError(f"{where}: 'approved' {w.approved} is after 'expires' {w.expires}")
+        worst = max(known[c] for c in matched)
+        if worst < Severity.HIGH:
+            continue
+        if not (w.compensating_control or "").strip():
+            raise UsageError(f"{where}: {w.check_id} is {worst.label}: a waiver on a High or Critical check "
+                             "needs a compensating_control")
+        if any(ch in w.resource for ch in _GLOB):
+            raise UsageError(f"{where}: {w.check_id} is {worst.label}: name the resource exactly; a wildcard "
+                             f"resource ({w.resource!r}) is refused on High or Critical checks")
 
 
 def parse_waivers(data: Any, source: str) -> list[Waiver]:
@@ -127,7 +171,7 @@ def _entry(item: Any, where: str) -> Waiver:
         raise UsageError(f"{where}: {_first_problem(exc, item)}") from None
     return Waiver(check_id=entry.check_id, resource=entry.resource, justification=entry.justification,
                   approver=entry.approver, expires=entry.expires,
-                  compensating_control=entry.compensating_control, source=where)
+                  compensating_control=entry.compensating_control, source=where, approved=entry.approved)
 
 
 def _first_problem(exc: ValidationError, item: dict[Any, Any]) -> str:
@@ -141,10 +185,10 @@ def _first_problem(exc: ValidationError, item: dict[Any, Any]) -> str:
     empty = error["type"] in ("string_too_short", "string_type")
     if error["type"] == "missing" or (key in REQUIRED and empty):
         return f"{key!r} is required and must be a non-empty string{at}"
-    if key == "expires":
+    if key in ("expires", "approved"):
         message = str(error.get("msg", "")).removeprefix("Value error, ")
-        return f"'expires' {message}{at}" if "a date like" in message else \
-            f"'expires' must be a date like 2026-06-30, got {item.get(key)!r}{at}"
+        return f"'{key}' {message}{at}" if "a date like" in message else \
+            f"'{key}' must be a date like 2026-06-30, got {item.get(key)!r}{at}"
     if empty:
         return f"{key!r} must be a string{at}"
     return f"{key!r}: {error.get('msg')}{at}"

@@ -60,12 +60,14 @@ waivers:
     resource: "arn:aws:s3:::scratch-uploads"
     justification: holds only public marketing images; no cardholder data may be written there
     approver: Demo CISO
+    approved: {today - dt.timedelta(days=40)}
     expires: {today + dt.timedelta(days=20)}
     compensating_control: bucket policy denies uploads from CDE roles; Macie scans it weekly
   - check_id: aws.ecr.scan_on_push
     resource: "*legacy-worker"
     justification: repository retired at the end of the last quarter
     approver: Demo CISO
+    approved: {today - dt.timedelta(days=100)}
     expires: {today - dt.timedelta(days=10)}
   - check_id: web.tls.certificate_trusted
     resource: "https://127.0.0.1:*"

@@ -60,8 +60,8 @@ def test_load_valid_file(tmp_path: Path) -> None:
 
 
 def test_a_bare_list_and_an_empty_file_are_accepted(tmp_path: Path) -> None:
-    text = ("- {check_id: aws.kms.key_rotation, resource: r, justification: j, approver: x, approved: 2026-01-01,"
-            " expires: 2030-01-01T10:00:00}\n")
+    text = ("- {check_id: aws.kms.key_rotation, resource: r, justification: j, approver: x,"
+            " approved: 2026-01-01, expires: 2030-01-01T10:00:00}\n")
     (waiver,) = load_waivers(_write(tmp_path, text), TODAY)
     assert waiver.expires == dt.date(2030, 1, 1)
     assert load_waivers(_write(tmp_path, "")) == []
@@ -149,7 +149,8 @@ def test_malformed_files_are_one_line_usage_errors(tmp_path: Path, text: str, me
     assert "waivers.yaml" in str(caught.value)
 
 
-ENTRY = "- {{check_id: {check}, resource: '{resource}', justification: j, approver: x, approved: {approved}{extra}}}\n"
+ENTRY = ("- {{check_id: {check}, resource: '{resource}', justification: j, approver: x, "
+         "approved: {approved}{extra}}}\n")
 
 
 @pytest.mark.parametrize(("check", "resource", "approved", "extra", "message"), [
@@ -171,7 +172,8 @@ def test_waiver_rules_an_assessor_holds(tmp_path: Path, check, resource, approve
 
 
 def test_a_waiver_without_approval_date_is_refused(tmp_path: Path) -> None:
-    text = "- {check_id: aws.kms.key_rotation, resource: r, justification: j, approver: x, expires: 2026-06-30}\n"
+    text = ("- {check_id: aws.kms.key_rotation, resource: r, justification: j, approver: x, "
+            "expires: 2026-06-30}\n")
     with pytest.raises(UsageError, match="'approved' is required"):
         load_waivers(_write(tmp_path, text), TODAY)
 
@@ -190,7 +192,7 @@ def test_default_path_is_waivers_yaml_in_the_config_directory(tmp_path: Path,
     assert default_waivers_path() == tmp_path / "waivers.yaml"
 
 
-def test_scan_refuses_a_critical_waiver_without_compensating_control_before_collection(tmp_path: Path) -> None:
+def test_scan_refuses_critical_waiver_without_compensating_control_before_collecting(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from compliance.cli import app

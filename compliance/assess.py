@@ -152,7 +152,9 @@ def _judge(ctx: _Context, req: Requirement, findings: list[Finding], atts: list[
     failing = [f for f in findings if f.status is Status.FAIL and f.suppressed_by is None]
     if failing:
         against = f"; contradicts {_scoped(decisions)}" if decisions else ""
-        return result(RocResult.NOT_IN_PLACE, f"{len(failing)} failing: {_listed(failing)}{against}")
+        scope_note = f"; {req.note}" if req.note else ""
+        return result(RocResult.NOT_IN_PLACE,
+                      f"{len(failing)} failing: {_listed(failing)}{against}{scope_note}")
     if decisions:
         return result(RocResult.NOT_APPLICABLE, _scoped(decisions), Basis.SCOPED, decided=decisions)
     if not req.checks:

@@ -134,7 +134,8 @@ def _lock_problem(response: dict) -> tuple[str | None, str]:
     mode, days = retention.get("Mode", "?"), retention_days(retention)
     described = f"{mode} mode for {days} days"
     if mode != "COMPLIANCE":
-        return f"is locked in {described}, not COMPLIANCE mode", described
+        return (f"is locked in {described}, not COMPLIANCE mode (organisation policy, stricter than PCI DSS "
+                "10.3.2/10.5.1, which ask for protected, retained logs, not a lock mode)"), described
     if days < RETENTION_DAYS:
         return f"is locked for only {days} days (at least {RETENTION_DAYS} needed)", described
     return None, described

@@ -162,8 +162,10 @@ def image_vulnerabilities(inv: AwsInventory) -> Iterator[Verdict]:
         counts = severity_counts(response)
         serious = Counter({sev: n for sev, n in counts.items() if n and rank(sev) >= rank(limit)})
         if serious:
-            yield failed(arn, f"{label} has {_describe(serious)} finding(s) at or above {limit}", *evidence,
-                         region=region)
+            yield failed(arn, f"{label} has {_describe(serious)} finding(s) at or above {limit} "
+                         "(organisation policy, stricter than PCI DSS 6.3.3: any such finding fails "
+                         "regardless of age, where the standard allows a month for critical patches)",
+                         *evidence, region=region)
         else:
             yield passed(arn, f"{label} has nothing at or above {limit} ({_describe(counts)})", *evidence,
                          region=region)

@@ -89,7 +89,8 @@ def bucket_encrypted(inv: AwsInventory) -> Iterator[Verdict]:
                           f"data is unknown: {why}", bucket.record, enc, tags, region=region)
         elif holds_cardholder_data((tags.response or {}).get("TagSet") or []):
             yield failed(arn, f"bucket {name} is tagged as cardholder data but encrypts with {algorithm}, "
-                         "not SSE-KMS", bucket.record, enc, tags, region=region)
+                         "not SSE-KMS (organisation policy, stricter than PCI DSS 3.5.1, which does not "
+                         "name a key service)", bucket.record, enc, tags, region=region)
         else:
             yield passed(arn, f"bucket {name} encrypts by default with {algorithm}", bucket.record, enc, tags,
                          region=region)

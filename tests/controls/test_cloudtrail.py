@@ -108,7 +108,8 @@ def lock(mode: str | None = "COMPLIANCE", days: int = 0, years: int = 0, enabled
     (lock(years=1), Status.PASS, "is locked in COMPLIANCE mode for 365 days"),
     (lock(days=400), Status.PASS, "for 400 days"),
     (lock(days=364), Status.FAIL, "is locked for only 364 days (at least 365 needed)"),
-    (lock("GOVERNANCE", years=5), Status.FAIL, "GOVERNANCE mode for 1825 days, not COMPLIANCE mode"),
+    (lock("GOVERNANCE", years=5), Status.FAIL, "GOVERNANCE mode for 1825 days, not COMPLIANCE mode "
+     "(organisation policy, stricter than PCI DSS 10.3.2/10.5.1"),
     (lock(None), Status.FAIL, "has object lock without a default retention rule"),
     (lock(enabled=False), Status.FAIL, "has no object lock"),
     (b.absent("s3", "get_object_lock_configuration", region=None, Bucket="audit-logs"), Status.FAIL,

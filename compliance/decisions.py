@@ -178,7 +178,7 @@ def assessor_signature(body: dict[str, Any], signer: keys.Signer) -> dict[str, A
         "algorithm": signer.algorithm,
         "key_fingerprint": keys.fingerprint(public),
         "public_key": keys.public_pem(public).decode(),
-        "signature": signer.sign(seal.canonical(body)).decode("ascii"),
+        "signature": signer.sign(keys.statement(seal.canonical(body))).decode("ascii"),
     }
 
 
@@ -193,7 +193,7 @@ def signature_holds(review: Review) -> bool:
         and keys.verify_signature(
             public,
             str(review.signature.get("signature", "")).encode("ascii", "replace"),
-            seal.canonical(review.body()),
+            keys.statement(seal.canonical(review.body())),
         )
     )
 

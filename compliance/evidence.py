@@ -42,6 +42,8 @@ from compliance.errors import UsageError
 from compliance.scan import Scan
 
 MANIFEST = "manifest.json"
+STATEMENT = "sha256-statement"
+"""signer.signs when the signature covers keys.statement(manifest bytes), not the bytes themselves."""
 SIGNATURE = "manifest.sig"
 PACK_FORMAT = "comply-evidence-pack/2"
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -95,6 +97,7 @@ def build_manifest(
             "algorithm": signer.algorithm,
             "fingerprint": keys.fingerprint(public),
             "public_key": keys.public_pem(public).decode(),
+            "signs": STATEMENT if getattr(signer, "prehash", False) else MANIFEST,
         },
         "signer_fingerprint": keys.fingerprint(public),
         "files": {name: {"sha256": sha256(data), "size": len(data)} for name, data in sorted(files.items())},
@@ -112,7 +115,8 @@ def write_pack(path: Path, scan: Scan, files: Mapping[str, bytes], key: Any) -> 
         if why := unsafe_name(name):
             raise ValueError(f"pack entry {name!r} refused: {why}")
     manifest = build_manifest(scan, files, signer)
-    signature = signer.sign(manifest) + b"\n"
+    signed = keys.statement(manifest) if getattr(signer, "prehash", False) else manifest
+    signature = signer.sign(signed) + b"\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(canonical_zip({**files, MANIFEST: manifest, SIGNATURE: signature}))
     (path.parent / keys.PUBLIC_NAME).write_bytes(keys.public_pem(signer.public_key()))
@@ -251,7 +255,8 @@ def _check_signature(
     carried_fp = keys.fingerprint(carried)
     raw = _read(zf, SIGNATURE) or b""
     encoded = raw[:-1] if raw.endswith(b"\n") else b"\x00"
-    if not keys.verify_signature(carried, encoded, manifest_bytes):
+    signed = keys.statement(manifest_bytes) if signer.get("signs") == STATEMENT else manifest_bytes
+    if not keys.verify_signature(carried, encoded, signed):
         result.problems.append(
             f"{SIGNATURE}: bad signature (altered, re-encoded, or not by key {carried_fp})"
         )

@@ -149,10 +149,7 @@ def verify_signature(key: PublicKey, encoded: bytes, data: bytes) -> bool:
             key.verify(raw, data, ec.ECDSA(_CURVE_HASH[key.curve.name]()))
         elif isinstance(key, rsa.RSAPublicKey):
             key.verify(
-                raw,
-                data,
-                padding.PSS(padding.MGF1(hashes.SHA256()), padding.PSS.DIGEST_LENGTH),
-                hashes.SHA256(),
+                raw, data, padding.PSS(padding.MGF1(hashes.SHA256()), padding.PSS.AUTO), hashes.SHA256()
             )
         else:
             return False
@@ -162,10 +159,12 @@ def verify_signature(key: PublicKey, encoded: bytes, data: bytes) -> bool:
 
 
 class Signer(Protocol):
-    """What signs: `sign` returns the canonical encoding (see canonical_signature)."""
+    """What signs: `sign` returns the canonical encoding (see canonical_signature). A signer with
+    `prehash` set signs long messages through `statement`."""
 
     source: str
     algorithm: str
+    prehash: bool
 
     def public_key(self) -> PublicKey: ...
 
@@ -178,6 +177,7 @@ class FileSigner:
 
     key: Any
     source: str
+    prehash = False
 
     @property
     def algorithm(self) -> str:
@@ -200,21 +200,34 @@ class FileSigner:
 
 
 _KMS_SIGNING = {
-    "ecdsa-p256-sha256": ("ECDSA_SHA_256", hashes.SHA256),
-    "ecdsa-p384-sha384": ("ECDSA_SHA_384", hashes.SHA384),
-    "ecdsa-p521-sha512": ("ECDSA_SHA_512", hashes.SHA512),
-    "rsa-pss-sha256": ("RSASSA_PSS_SHA_256", hashes.SHA256),
+    "ed25519": "ED25519_SHA_512",
+    "ecdsa-p256-sha256": "ECDSA_SHA_256",
+    "ecdsa-p384-sha384": "ECDSA_SHA_384",
+    "ecdsa-p521-sha512": "ECDSA_SHA_512",
+    "rsa-pss-sha256": "RSASSA_PSS_SHA_256",
 }
+KMS_MAX_MESSAGE = 4096
+
+
+def statement(data: bytes) -> bytes:
+    """What a signer that cannot take the whole message signs instead: a short line naming its SHA-256.
+
+    KMS signs at most 4096 raw bytes (and its DIGEST mode is not uniformly emulated), so a KMS key signs
+    this statement over a manifest; the manifest says so (`signer.signs`), and the verifier rebuilds
+    the statement from the manifest's bytes."""
+    return b"comply-signed-sha256/1 " + hashlib.sha256(data).hexdigest().encode()
 
 
 class KmsSigner:
     """An AWS KMS asymmetric SIGN_VERIFY key: the private half never leaves KMS.
 
-    KMS signs a digest (MessageType=DIGEST) computed here, which yields the standard ECDSA or RSA-PSS
-    signature of the whole message, so verification needs only the public key, no AWS call. KMS's
-    Ed25519 keys are refused: KMS signs at most 4096 raw bytes with them (a manifest is larger), and its
-    pre-hashed variant is not verifiable with common tools.
+    KMS signs the raw message (MessageType=RAW, at most 4096 bytes): seals and review signatures are
+    short; a pack's manifest is signed through `statement`. The algorithm (ECDSA on a NIST curve,
+    RSA-PSS with SHA-256, or Ed25519) is the key's and is recorded wherever the signature is kept;
+    verifying needs only the public key, no AWS call.
     """
+
+    prehash = True
 
     def __init__(self, arn: str, client: Any = None) -> None:
         self.arn = arn
@@ -227,11 +240,6 @@ class KmsSigner:
         self.client = client
         self._public = self._fetch_public()
         self.algorithm = algorithm_of(self._public)
-        if self.algorithm not in _KMS_SIGNING:
-            raise UsageError(
-                f"KMS key {arn} is {self.algorithm}: comply signs with KMS ECC_NIST_P256/P384/P521 "
-                "or RSA keys (KMS Ed25519 cannot sign a whole manifest)"
-            )
 
     def _fetch_public(self) -> PublicKey:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -256,12 +264,11 @@ class KmsSigner:
     def sign(self, data: bytes) -> bytes:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        spec, hash_type = _KMS_SIGNING[self.algorithm]
-        digest = hashes.Hash(hash_type())
-        digest.update(data)
+        if len(data) > KMS_MAX_MESSAGE:
+            raise UsageError(f"KMS signs at most {KMS_MAX_MESSAGE} bytes; sign a statement of the digest")
         try:
             answer = self.client.sign(
-                KeyId=self.arn, Message=digest.finalize(), MessageType="DIGEST", SigningAlgorithm=spec
+                KeyId=self.arn, Message=data, MessageType="RAW", SigningAlgorithm=_KMS_SIGNING[self.algorithm]
             )
         except (ClientError, BotoCoreError) as exc:
             raise UsageError(f"KMS key {self.arn} could not sign: {exc}") from None

@@ -272,7 +272,8 @@ def test_assess_scan_fills_every_requirement_and_stores_them(store: Store, tmp_p
     assert by_id["pci-dss-4.0.1", "12.1.1"].result is RocResult.NOT_TESTED
     assert by_id["pci-dss-4.0.1", "10.3.3"].result is RocResult.NOT_TESTED
     assert by_id["pci-dss-4.0.1", "10.3.3"].compensating == ("daily digest comparison",)
-    assert by_id["pci-dss-4.0.1", "10.3.1"].detail == "not run in this scan: aws.cloudtrail.kms_encrypted"
+    assert by_id["pci-dss-4.0.1", "10.3.1"].detail == (
+        "not run in this scan: aws.cloudtrail.bucket_not_public, aws.cloudtrail.kms_encrypted")
     assert by_id["pci-dss-4.0.1", "3.7.4"].detail.startswith("could not assess: aws.kms.key_rotation")
     assert by_id["iso27001-2022", "A.5.33"].compensating == ("daily digest comparison",)
     assert sum(r.result is RocResult.NOT_TESTED for r in scan.requirement_results) == 280 + 30 + 93

@@ -38,7 +38,7 @@ waivers:
     approved: 2026-01-15
     expires: 2026-06-30
     compensating_control: session recording on the bastion
-  - check_id: aws.kms.*
+  - check_id: aws.kms.key_rotation
     resource: "*"
     justification: legacy keys being migrated
     approver: Jane Roe
@@ -108,8 +108,9 @@ def test_waiver_matching_nothing_is_a_warning() -> None:
 
 
 def test_missing_expiry_is_loaded_but_never_applied(tmp_path: Path) -> None:
-    (waiver,) = load_waivers(_write(tmp_path, "- {check_id: aws.kms.*, resource: '*', justification: j, "
-                                              "approver: a, approved: 2026-01-01}\n"), TODAY)
+    text = ("- {check_id: aws.kms.key_rotation, resource: '*', justification: j, approver: a, "
+            "approved: 2026-01-01}\n")
+    (waiver,) = load_waivers(_write(tmp_path, text), TODAY)
     assert waiver.expires is None and not waiver.applies(TODAY) and not waiver.expired(TODAY)
     outcome = apply_waivers([_finding()], [waiver], TODAY)
     assert outcome.findings[0].suppressed_by is None

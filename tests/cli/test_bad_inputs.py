@@ -24,7 +24,8 @@ from tests.compliance.test_store import sample_scan
 runner = CliRunner()
 DEAD = "{dead}"
 SCAN = ["scan", "aws", "--endpoint-url", DEAD, "--region", "us-east-1"]
-GOOD_WAIVER = "- {check_id: a, resource: r, justification: j, approver: x, expires: 2030-01-01}\n"
+GOOD_WAIVER = ("- {check_id: aws.kms.key_rotation, resource: r, justification: j, approver: x, "
+               "approved: 2026-01-01, expires: 2030-01-01}\n")
 
 
 def _files(ws: Path) -> dict[str, Path]:

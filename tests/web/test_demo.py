@@ -3,14 +3,18 @@ in one scan; every planted gap reported, and the wallet failing only what a loop
 
 from __future__ import annotations
 
+import requests
 from typer.testing import CliRunner
 
 from compliance.cli import app
+from compliance.demo import moto_server
 from compliance.findings import Status
 from compliance.store import Store
 
 
 def test_demo_scans_the_wallet_over_tls_with_the_account(tmp_path):
+    with moto_server() as endpoint:  # moto keeps one state per process: start from an empty account
+        requests.post(f"{endpoint}/moto-api/reset", timeout=10)
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["demo", "--out", str(out), "--format", "ocsf"])
     assert result.exit_code == 0, result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import boto3
@@ -28,9 +29,13 @@ def _session_in(account_id: str, region: str, endpoint: str | None) -> boto3.Ses
 def build(names: list[str], region: str, endpoint: str | None = None,
           open_ssh_in: tuple[str, ...] = ()) -> Organization:
     """An organisation whose members are named `names`; those in `open_ssh_in` get a security group
-    that opens SSH to the internet, and every member gets one correctly closed group beside it."""
+    that opens SSH to the internet, and every member gets one correctly closed group beside it.
+
+    An organisation that already exists (moto keeps one state per process) gains these members.
+    """
     org = boto3.client("organizations", region_name=region, endpoint_url=endpoint)
-    org.create_organization(FeatureSet="ALL")
+    with contextlib.suppress(org.exceptions.AlreadyInOrganizationException):
+        org.create_organization(FeatureSet="ALL")
     members = {}
     for name in names:
         status = org.create_account(Email=f"{name}@example.test", AccountName=name)["CreateAccountStatus"]

@@ -222,7 +222,13 @@ class Verdict:
 
 def verify(session: Session, key: AuditKey, log: AnchorLog | None) -> Verdict:
     """Check the sealed chain (links and each entry's MAC), the head row, and that the chain reaches the
-    newest anchor. Reads only."""
+    newest anchor. Reads only.
+
+    On PostgreSQL the reads share one snapshot (REPEATABLE READ) when verify opens the transaction, so
+    a sealer committing between reading the head and reading the chain is not taken for removed entries.
+    """
+    if not session.in_transaction() and session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     try:
         newest = log.newest() if log is not None else None
     except AnchorError as exc:

@@ -149,6 +149,9 @@ def test_rollback_on_postgres(app_factory, postgres_url, postgres_server):
     source = postgres_url.rsplit("/", 1)[1]
     copy_name = f"{source}_older"
     with make_engine(postgres_server.url()).connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        # a template must have no other session: the app's background sealer may have reconnected
+        conn.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                             f"WHERE datname = '{source}' AND pid <> pg_backend_pid()")
         conn.exec_driver_sql(f'CREATE DATABASE "{copy_name}" TEMPLATE "{source}"')
     _activity(app)
     _anchored(app)

@@ -125,10 +125,10 @@ def test_bearer_refusals(app, case):
 
 
 def test_expired_token_with_real_key(app_factory, sqlite_url):
-    app = app_factory(sqlite_url, token_ttl=1)
+    app = app_factory(sqlite_url, token_ttl=3)
     api = api_for(app)
     assert api.get("/v1/wallets").status_code == 200
-    time.sleep(2.1)
+    time.sleep(4.1)  # a ttl long enough for a loaded machine to use the token first
     r = api.get("/v1/wallets")
     assert r.status_code == 401 and "expired" in r.get_json()["detail"]
 

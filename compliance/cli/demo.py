@@ -11,6 +11,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 from unittest import mock
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
@@ -52,7 +53,7 @@ def planted_report(scan: Scan) -> tuple[list[str], list[str]]:
     return missed, wrong
 
 
-def demo_waivers(path: Path, today: dt.date) -> Path:
+def demo_waivers(path: Path, today: dt.date, wallet_url: str) -> Path:
     """One waiver that holds and one that has lapsed, so the demo shows both in its results."""
     path.write_text(f"""\
 waivers:
@@ -70,9 +71,10 @@ waivers:
     approved: {today - dt.timedelta(days=100)}
     expires: {today - dt.timedelta(days=10)}
   - check_id: web.tls.certificate_trusted
-    resource: "https://127.0.0.1:*"
+    resource: "{wallet_url}"
     justification: inherent to the loopback demo, whose wallet makes a self-signed certificate at start-up
     approver: Demo CISO
+    approved: {today}
     expires: {today + dt.timedelta(days=1)}
     compensating_control: the scan pins that certificate with --ca-file; production serves a CA-issued one
 """, "utf-8")
@@ -81,8 +83,7 @@ waivers:
 
 def run_demo(output: Output, console: Console) -> int:
     started = time.monotonic()
-    if output.waivers_path is None:
-        output = replace(output, waivers_path=demo_waivers(output.out_dir / "waivers.yaml", dt.date.today()))
+    own_waivers = output.waivers_path is None
     with mock.patch.dict(os.environ, DEMO_CREDENTIALS), moto_server() as endpoint, \
             tempfile.TemporaryDirectory(prefix="comply-demo-wallet-") as home:
         console.print(f"moto server on {endpoint}; provisioning the reference payments deployment ...")
@@ -90,6 +91,11 @@ def run_demo(output: Output, console: Console) -> int:
         console.print(f"and the wallet's Kubernetes manifests in {wallet_manifests()} ...")
         with served_wallet(Path(home)) as wallet:
             console.print(f"and the real wallet over TLS at {wallet.url} with two demo tenants ...")
+            if own_waivers:  # the wallet's certificate waiver names its origin exactly, known only now
+                parts = urlsplit(wallet.url)
+                waivers = demo_waivers(output.out_dir / "waivers.yaml", dt.date.today(),
+                                       f"{parts.scheme}://{parts.netloc}")
+                output = replace(output, waivers_path=waivers)
             scan = run_scan([AwsTarget(regions=[REGION], endpoint_url=endpoint),
                              KubernetesTarget(manifests=[wallet_manifests()]),
                              WebTarget(url=wallet.url, ca_file=wallet.cert, credentials=wallet.credentials)])

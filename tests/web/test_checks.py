@@ -210,3 +210,11 @@ def test_every_web_check_maps_to_pci_with_a_reason_and_to_iso():
         for req in pci_reqs:
             why = req.reason(item.id)
             assert why and "\n" not in why and len(why) <= 140, (req.id, item.id)
+
+
+def test_digits_inside_a_random_hex_id_are_not_a_card_number():
+    from compliance.collect.web.pan import find_card_numbers
+
+    assert find_card_numbers('{"id": "wal_9f4319348271234567893585b1"}').full == ()
+    assert find_card_numbers('{"pan": "4111111111111111", "ref": "card_4111111111111111"}').full == (
+        "411111******1111",)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# A run of 13-19 digits, optionally grouped by single spaces or dashes, not touching other digits.
-_CANDIDATE = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")
+# A run of 13-19 digits, optionally grouped by single spaces or dashes, not touching other digits or
+# letters: digits inside a hex token (a random id such as wal_9f4319...) are part of that token.
+_CANDIDATE = re.compile(r"(?<![0-9A-Za-z])[0-9](?:[ -]?[0-9]){12,18}(?![0-9A-Za-z])")
 # A number shown with some digits masked: digits and mask characters, 13-19 positions in all.
 _MASKED = re.compile(r"(?<![0-9A-Za-z*])[0-9*xX#\u2022](?:[ -]?[0-9*xX#\u2022]){12,18}(?![0-9A-Za-z*])")
 _SHAPE = re.compile("([0-9]*)([*xX#\u2022]{2,})([0-9]*)")

@@ -14,7 +14,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from compliance import keys, seal
 from compliance.collect.record import EvidenceRecord
 from compliance.errors import IntegrityError, UsageError
-from compliance.findings import Finding, Severity, Status
+from compliance.findings import Finding
 from compliance.migrate import prepare
 from compliance.redact import mask_url, redact
 from compliance.scan import Basis, RequirementResult, RocResult, Scan, WaiverUse
@@ -377,7 +377,8 @@ def scan_parts(scan: Scan) -> dict[str, Any]:
                  # only when set, so scans sealed before the column existed still verify
                  **({"organisation": scan.organisation} if scan.organisation else {})},
         "scope": {"scope": scan.scope, "identity": scan.identity},
-        "findings": sorted((_finding_dict(f) for f in _unique(scan.findings)), key=lambda d: d["uid"]),
+        "findings": sorted(({"uid": f.uid, **f.as_dict()} for f in _unique(scan.findings)),
+                           key=lambda d: d["uid"]),
         "evidence_records": sorted((rec.as_dict() for rec in scan.evidence), key=lambda d: str(d.get("id"))),
         "requirement_results": sorted(
             ({"framework": r.framework, "requirement_id": r.requirement_id, "result": r.result.value,
@@ -389,13 +390,6 @@ def scan_parts(scan: Scan) -> dict[str, Any]:
     }
 
 
-def _finding_dict(f: Finding) -> dict[str, Any]:
-    return {"uid": f.uid, "check_id": f.check_id, "resource_id": f.resource_id,
-            "resource_type": f.resource_type, "region": f.region, "status": f.status.value,
-            "severity": int(f.severity), "reason": f.reason, "evidence_ids": list(f.evidence_ids),
-            "suppressed_by": f.suppressed_by}
-
-
 def _unique(findings: list[Finding]) -> list[Finding]:
     """One finding per check and resource: the first verdict wins, later duplicates are dropped."""
     seen: dict[str, Finding] = {}
@@ -405,16 +399,11 @@ def _unique(findings: list[Finding]) -> list[Finding]:
 
 
 def _finding_row(scan_id: str, f: Finding) -> FindingRow:
-    return FindingRow(scan_id=scan_id, uid=f.uid, check_id=f.check_id, resource_id=f.resource_id,
-                      resource_type=f.resource_type, region=f.region, status=f.status.value,
-                      severity=int(f.severity), reason=f.reason, evidence_ids=list(f.evidence_ids),
-                      suppressed_by=f.suppressed_by)
+    return FindingRow(scan_id=scan_id, uid=f.uid, **f.as_dict())
 
 
 def _finding(r: FindingRow) -> Finding:
-    return Finding(check_id=r.check_id, resource_id=r.resource_id, status=Status(r.status), reason=r.reason,
-                   severity=Severity(r.severity), resource_type=r.resource_type, region=r.region,
-                   evidence_ids=tuple(r.evidence_ids), suppressed_by=r.suppressed_by)
+    return Finding.from_dict({c.key: getattr(r, c.key) for c in FindingRow.__table__.columns})
 
 
 def _waiver_dict(w: WaiverUse) -> dict[str, Any]:

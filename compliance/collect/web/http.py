@@ -102,7 +102,7 @@ class Budget:
 
 class HttpProber:
     """Sends probes to one origin. TLS is verified unless `verify` is False (the TLS checks judge
-    the certificate on their own, from sslyze's handshake, whatever this client trusts)."""
+    the certificate on their own, from the TLS survey, whatever this client trusts)."""
 
     def __init__(self, origin: str, *, budget: Budget, timeout: float = 10.0, concurrency: int = 4,
                  verify: bool = True, ca_file: str | None = None) -> None:

@@ -1,16 +1,22 @@
-"""The TLS side of a web target, probed with sslyze: protocol versions, cipher suites, certificate.
+"""The TLS side of a web target: protocol versions, cipher suites and the served certificate.
 
-The standard `ssl` module cannot offer TLS 1.0/1.1 or weak suites on OpenSSL 3, so it cannot ask a
-server whether it would accept them; sslyze carries its own legacy-capable OpenSSL for that. One
-evidence record holds the whole answer, plain data only, so the checks never see an sslyze object.
+Versions and suites are surveyed with hand-built ClientHellos (compliance.collect.web.tls_hello):
+offer a set, note the suite the server picks, take it out, offer again, until the server refuses.
+That needs no legacy-capable TLS library, so SSL 2.0/3.0, TLS 1.0/1.1 and RC4/DES/export suites are
+asked about even though this machine's OpenSSL will not speak them. The certificate comes from one
+real handshake through the standard library, its trust from a verifying one. One evidence record
+holds the whole answer as plain data.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import logging
-import warnings
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +24,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from compliance.collect.record import EvidenceRecord, Outcome, utcnow
+from compliance.collect.web import tls_hello as hello
+from compliance.collect.web.cipher_suites import LEGACY_SUITES, TLS13_SUITES
 
-PROTOCOLS = {
-    "SSL 2.0": "ssl_2_0_cipher_suites",
-    "SSL 3.0": "ssl_3_0_cipher_suites",
-    "TLS 1.0": "tls_1_0_cipher_suites",
-    "TLS 1.1": "tls_1_1_cipher_suites",
-    "TLS 1.2": "tls_1_2_cipher_suites",
-    "TLS 1.3": "tls_1_3_cipher_suites",
-}
+PROTOCOLS: dict[str, int] = {"SSL 2.0": hello.SSL2, "SSL 3.0": hello.SSL3, "TLS 1.0": hello.TLS10,
+                             "TLS 1.1": hello.TLS11, "TLS 1.2": hello.TLS12, "TLS 1.3": hello.TLS13}
 
 
 def hostname_matches(cert: x509.Certificate, host: str) -> bool:
@@ -87,68 +89,124 @@ def certificate_facts(chain: list[x509.Certificate], host: str, validations: dic
     }
 
 
+def _ask(host: str, port: int, payload: bytes, read: Callable[[bytes], hello.Reply | None],
+         timeout: float) -> hello.Reply:
+    """Send one hello on a fresh connection and read the first answer; a closed connection refuses."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(payload)
+            while (reply := read(data)) is None:
+                sock.settimeout(max(0.05, deadline - time.monotonic()))
+                chunk = sock.recv(16384)
+                if not chunk:
+                    return hello.Reply("other")
+                data += chunk
+    except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError):
+        return hello.Reply("other")
+    return reply
+
+
+def accepted_suites(host: str, port: int, version: int, timeout: float) -> list[str]:
+    """Every suite the server accepts at `version`, in the order it prefers them."""
+    sni = None if _is_ip(host) else host
+    if version == hello.SSL2:
+        reply = _ask(host, port, hello.ssl2_client_hello(), hello.read_ssl2_reply, timeout)
+        if reply.kind != "hello" or reply.version != hello.SSL2:
+            return []
+        return [hello.SSL2_SUITES[code] for code in reply.suites if code in hello.SSL2_SUITES]
+    offer = dict(TLS13_SUITES if version == hello.TLS13 else LEGACY_SUITES)
+    accepted: list[str] = []
+    while offer:
+        reply = _ask(host, port, hello.client_hello(version, offer, sni), hello.read_reply, timeout)
+        if reply.kind != "hello" or reply.version != version or reply.suites[0] not in offer:
+            break
+        accepted.append(offer.pop(reply.suites[0]))
+    return accepted
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _survey(host: str, port: int, version: int, timeout: float) -> dict[str, Any]:
+    try:
+        return {"accepted": accepted_suites(host, port, version, timeout)}
+    except TimeoutError:
+        return {"error": f"no answer within {timeout:g} s"}
+    except OSError as exc:
+        return {"error": f"{type(exc).__name__}: {exc}"[:200]}
+
+
+def _client_context(ca_file: Path | None, verify: bool) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+    context.set_ciphers("ALL:@SECLEVEL=0")
+    context.check_hostname = False  # the hostname is a check of its own, not a reason to see nothing
+    if not verify:
+        context.verify_mode = ssl.CERT_NONE
+    elif ca_file is not None:
+        context.load_verify_locations(cafile=str(ca_file))
+    else:
+        import certifi
+        context.load_verify_locations(cafile=certifi.where())
+    return context
+
+
+def _handshake(host: str, port: int, timeout: float, context: ssl.SSLContext) -> list[bytes]:
+    with socket.create_connection((host, port), timeout=timeout) as raw, \
+            context.wrap_socket(raw, server_hostname=None if _is_ip(host) else host) as tls:
+        chain = getattr(tls._sslobj, "get_unverified_chain", None)  # the whole chain: private API on 3.11
+        if chain is not None:
+            return [cert.public_bytes(ssl._ssl.ENCODING_DER) for cert in chain()]  # type: ignore[attr-defined]
+        leaf = tls.getpeercert(binary_form=True)
+        return [leaf] if leaf else []
+
+
+def _validation(host: str, port: int, timeout: float, ca_file: Path | None) -> str | None:
+    try:
+        _handshake(host, port, timeout, _client_context(ca_file, verify=True))
+    except ssl.SSLCertVerificationError as exc:
+        return str(exc.verify_message or exc)[:200]
+    except (OSError, ssl.SSLError) as exc:
+        return f"verifying handshake failed: {exc}"[:200]
+    return None
+
+
+def _certificate(host: str, port: int, timeout: float, ca_file: Path | None) -> dict[str, Any]:
+    try:
+        der = _handshake(host, port, timeout, _client_context(None, verify=False))
+    except (OSError, ssl.SSLError) as exc:
+        return {"error": f"no certificate: {exc}"[:200]}
+    if not der:
+        return {"error": "the server sent no certificate"}
+    validations = {"Mozilla (certifi)": _validation(host, port, timeout, None)}
+    if ca_file is not None:
+        validations[f"--ca-file {ca_file.name}"] = _validation(host, port, timeout, ca_file)
+    return certificate_facts([x509.load_der_x509_certificate(d) for d in der], host, validations,
+                             str(ca_file) if ca_file else None)
+
+
 def scan_tls(origin: str, host: str, port: int, *, timeout: float = 10.0,
              ca_file: Path | None = None) -> EvidenceRecord:
-    """One sslyze scan of host:port; an unreachable server or failed handshake is an ERROR record."""
-    from sslyze import (
-        CertificateInfoExtraArgument,
-        ScanCommand,
-        ScanCommandAttemptStatusEnum,
-        ScanCommandsExtraArguments,
-        Scanner,
-        ServerNetworkConfiguration,
-        ServerNetworkLocation,
-        ServerScanRequest,
-        ServerScanStatusEnum,
-    )
-
-    logging.getLogger("sslyze").setLevel(logging.CRITICAL)
+    """Survey host:port's protocols and suites and read its certificate; unreachable is an ERROR."""
     params = {"probe": "tls", "host": host, "port": port}
-    commands = {getattr(ScanCommand, attr.upper()) for attr in PROTOCOLS.values()}
-    commands.add(ScanCommand.CERTIFICATE_INFO)
-    extra = ScanCommandsExtraArguments(
-        certificate_info=CertificateInfoExtraArgument(custom_ca_file=ca_file)) if ca_file else None
     try:
-        ip_address = str(ipaddress.ip_address(host))
-    except ValueError:
-        ip_address = None
-    request = ServerScanRequest(
-        server_location=ServerNetworkLocation(host, port, ip_address=ip_address),
-        network_configuration=ServerNetworkConfiguration(
-            tls_server_name_indication=host, network_timeout=max(1, int(timeout)), network_max_retries=1),
-        scan_commands=commands,
-        **({"scan_commands_extra_arguments": extra} if extra else {}),
-    )
-    scanner = Scanner()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # sslyze's bundled trust stores hold old certificates
-        scanner.queue_scans([request])
-        result = next(iter(scanner.get_results()))
-    if result.scan_status is not ServerScanStatusEnum.COMPLETED or result.scan_result is None:
-        trace = result.connectivity_error_trace
-        reason = " ".join(str(trace).split("\n")[-2:]).strip() if trace else str(result.connectivity_status)
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
         return EvidenceRecord("web", "tls", "handshake", origin, params, utcnow(), Outcome.ERROR,
-                              error_code="TLSUnreachable", error_message=reason[:300])
-    scan = result.scan_result
-    protocols: dict[str, Any] = {}
-    for label, attr in PROTOCOLS.items():
-        attempt = getattr(scan, attr)
-        if attempt.status is ScanCommandAttemptStatusEnum.COMPLETED and attempt.result is not None:
-            protocols[label] = {"accepted": [c.cipher_suite.name
-                                             for c in attempt.result.accepted_cipher_suites]}
-        else:
-            protocols[label] = {"error": str(attempt.error_reason or attempt.status)}
-    response: dict[str, Any] = {"protocols": protocols, "checked_at": dt.datetime.now(dt.UTC).isoformat()}
-    cert = scan.certificate_info
-    if cert.status is ScanCommandAttemptStatusEnum.COMPLETED and cert.result is not None and \
-            cert.result.certificate_deployments:
-        deployment = cert.result.certificate_deployments[0]
-        validations = {r.trust_store.name: (None if r.was_validation_successful
-                                            else str(r.validation_error or "not trusted")[:200])
-                       for r in deployment.path_validation_results}
-        response["certificate"] = certificate_facts(
-            list(deployment.received_certificate_chain), host, validations,
-            str(ca_file) if ca_file else None)
-    else:
-        response["certificate"] = {"error": str(cert.error_reason or cert.status)}
+                              error_code="TLSUnreachable", error_message=f"{host}:{port}: {exc}"[:300])
+    with ThreadPoolExecutor(max_workers=len(PROTOCOLS) + 1) as pool:
+        surveys = {label: pool.submit(_survey, host, port, version, timeout)
+                   for label, version in PROTOCOLS.items()}
+        certificate = pool.submit(_certificate, host, port, timeout, ca_file)
+        response: dict[str, Any] = {"protocols": {label: f.result() for label, f in surveys.items()},
+                                    "certificate": certificate.result()}
+    response["checked_at"] = dt.datetime.now(dt.UTC).isoformat()
+    response["method"] = "ClientHello survey: each accepted suite found by offering the rest again"
     return EvidenceRecord("web", "tls", "handshake", origin, params, utcnow(), Outcome.OK, response=response)

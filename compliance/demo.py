@@ -91,6 +91,9 @@ PLANTED: tuple[Planted, ...] = (
     Planted("aws.config.recorder_all_resources", "configuration-recorder"),
     Planted("aws.inspector2.ecr_scanning", "scanning/ecr"),
     Planted("aws.secretsmanager.rotation_enabled", "legacy-db-password"),
+    Planted("aws.eks.supported_version", "cluster/sandbox-eks"),
+    Planted("aws.ecr.immutable_tags", "legacy-worker"),
+    Planted("aws.ecr.repository_policy_not_public", "legacy-worker"),
 )
 
 CLEAN: tuple[str, ...] = (
@@ -563,8 +566,14 @@ def provision(endpoint_url: str, region: str = REGION) -> dict[str, Any]:
     trail.create_trail(Name="app-trail", S3BucketName=app_bucket)
     trail.start_logging(Name="app-trail")
 
-    ecr.create_repository(repositoryName="wallet-api", imageScanningConfiguration={"scanOnPush": True})
+    ecr.create_repository(repositoryName="wallet-api", imageScanningConfiguration={"scanOnPush": True},
+                          imageTagMutability="IMMUTABLE")
     ecr.create_repository(repositoryName="legacy-worker", imageScanningConfiguration={"scanOnPush": False})
+    ecr.set_repository_policy(repositoryName="legacy-worker", policyText=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": "anyone-pulls", "Effect": "Allow", "Principal": "*",
+                       "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]}],
+    }))
     for repo in ("wallet-api", "legacy-worker"):
         ecr.put_image(repositoryName=repo, imageManifest=_manifest(repo), imageTag="1.0.0")
     digest = ecr.describe_images(repositoryName="wallet-api")["imageDetails"][0]["imageDigest"]
@@ -574,6 +583,7 @@ def provision(endpoint_url: str, region: str = REGION) -> dict[str, Any]:
     eks_role = f"arn:aws:iam::{ACCOUNT}:role/eks-control-plane"
     eks.create_cluster(
         name="payments-eks",
+        version="1.35",
         roleArn=eks_role,
         resourcesVpcConfig={
             "subnetIds": subnets,
@@ -583,7 +593,8 @@ def provision(endpoint_url: str, region: str = REGION) -> dict[str, Any]:
         encryptionConfig=[{"resources": ["secrets"], "provider": {"keyArn": cde_key["KeyMetadata"]["Arn"]}}],
         logging={"clusterLogging": [{"types": ["api", "audit", "authenticator"], "enabled": True}]},
     )
-    eks.create_cluster(name="sandbox-eks", roleArn=eks_role, resourcesVpcConfig={"subnetIds": subnets})
+    eks.create_cluster(name="sandbox-eks", version="1.27", roleArn=eks_role,
+                       resourcesVpcConfig={"subnetIds": subnets})
 
     iam.update_account_password_policy(
         MinimumPasswordLength=8,

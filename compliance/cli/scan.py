@@ -503,6 +503,10 @@ def scan_aws_command(
     ecr_min_severity: str = typer.Option(
         "high", "--ecr-min-severity", help="Image findings at or above this severity fail the ECR check."
     ),
+    ecr_max_finding_age: int = typer.Option(
+        30, "--ecr-max-finding-age", min=0, max=3650,
+        help="Days an image finding at or above --ecr-min-severity may stay open before it fails.",
+    ),
     workers: int = typer.Option(
         16, "--workers", min=1, max=64, help="Concurrent API calls (per account with --organization)."
     ),
@@ -554,6 +558,7 @@ def scan_aws_command(
         "regions": list(region or []),
         "endpoint_url": endpoint_url,
         "ecr_min_severity": ecr_threshold,
+        "ecr_max_finding_age": ecr_max_finding_age,
         "workers": workers,
     }
     if not organization:

@@ -23,11 +23,18 @@ class AwsOptions:
     regions: list[str] = field(default_factory=list)
     endpoint_url: str | None = None
     ecr_min_severity: Severity = Severity.HIGH
+    ecr_max_finding_age: int = 30
+    """Days a serious image finding may stay open (aws.ecr.findings_overdue)."""
     workers: int = 16
     """Concurrent calls (per account, in an organisation)."""
     max_attempts: int = 8
     timeout: float | None = None
     """Seconds each API call's connect and read may take (--timeout)."""
+
+    def check_options(self) -> dict[str, Any]:
+        """The options checks read from the inventory (stored with the scan)."""
+        return {"ecr_min_severity": self.ecr_min_severity.name,
+                "ecr_max_finding_age_days": self.ecr_max_finding_age}
 
 
 @dataclass
@@ -52,7 +59,7 @@ class AwsTarget(AwsOptions):
                  "endpoint_url": account.endpoint_url, "profile": self.profile, "role_arn": self.role_arn}
         evidence = collect(account, AWS_SPEC, workers=self.workers, max_attempts=self.max_attempts,
                            progress=progress, timeout=self.timeout)
-        return Collected(scope, account.identity, evidence, {"ecr_min_severity": self.ecr_min_severity.name})
+        return Collected(scope, account.identity, evidence, self.check_options())
 
     def inventory(self, collected: Collected) -> Any:
         from controls.aws.inventory import AwsInventory
@@ -130,7 +137,7 @@ class AwsOrganizationTarget(AwsOptions):
         if self.accounts or self.exclude_accounts:
             scope["selection"] = {"accounts": self.accounts, "exclude_accounts": self.exclude_accounts}
         return Collected(scope, management.identity, sorted(evidence, key=lambda r: r.id),
-                         {"ecr_min_severity": self.ecr_min_severity.name})
+                         self.check_options())
 
     def _collect_account(self, member: Any, progress: Progress) -> tuple[list[Any], dict[str, Any]]:
         from compliance.collect.aws.collector import collect

@@ -46,6 +46,7 @@ def plan_organization(target: AwsOrganizationTarget, store: Store, scan_id: str,
         "profile": target.profile, "role_arn": target.role_arn, "external_id": target.external_id,
         "regions": management.regions, "endpoint_url": management.endpoint_url,
         "ecr_min_severity": target.ecr_min_severity.name, "workers": target.workers,
+        "ecr_max_finding_age": target.ecr_max_finding_age,
         "max_attempts": target.max_attempts, "member_role": target.member_role, "timeout": target.timeout,
         "shard_by": shard_by,
     }
@@ -66,6 +67,7 @@ def _target(request: dict[str, Any]) -> AwsOrganizationTarget:
         profile=request["profile"], role_arn=request["role_arn"], external_id=request["external_id"],
         regions=list(request["regions"]), endpoint_url=request["endpoint_url"],
         ecr_min_severity=Severity[request["ecr_min_severity"]], workers=request["workers"],
+        ecr_max_finding_age=request.get("ecr_max_finding_age", 30),
         max_attempts=request["max_attempts"], member_role=request["member_role"], timeout=request["timeout"])
 
 
@@ -129,13 +131,19 @@ def _spec(region: str | None) -> list[Any]:
     return [c for c in AWS_SPEC if (c.scope == GLOBAL) == (region == GLOBAL_UNIT)]
 
 
+def _check_options(request: dict[str, Any]) -> dict[str, Any]:
+    """The options checks read, from a plan recorded before --ecr-max-finding-age existed too."""
+    return {"ecr_min_severity": request["ecr_min_severity"],
+            "ecr_max_finding_age_days": request.get("ecr_max_finding_age", 30)}
+
+
 def evaluate(account_id: str, plan: shards.Plan, records: list[EvidenceRecord]) -> list[Finding]:
     from compliance.engine import selected_checks
     from controls.aws.inventory import AwsInventory
     from controls.registry import run_checks
 
     inventory = AwsInventory(account_id, list(plan.request["regions"]), records,
-                             options={"ecr_min_severity": plan.request["ecr_min_severity"]})
+                             options=_check_options(plan.request))
     return list(run_checks(selected_checks("aws"), inventory))
 
 
@@ -197,7 +205,7 @@ def assemble(store: Store, scan_id: str) -> Scan:
     scope["accounts"] = list(accounts.values())
     scope["shards"] = {"count": len(every), "shard_by": plan.request["shard_by"], "failed": failed}
     scan = Scan(target="aws", scope=scope, identity=identity, id=plan.scan_id, started_at=plan.created_at,
-                options={"ecr_min_severity": plan.request["ecr_min_severity"],
+                options={**_check_options(plan.request),
                          "checks": [c.id for c in selected_checks("aws")]})
     scan.evidence = sorted(evidence.values(), key=lambda r: r.id)
     scan.findings = findings

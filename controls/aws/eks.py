@@ -1,14 +1,17 @@
 """EKS checks: the control plane of the cluster that runs the wallet encrypts Secrets with KMS, keeps
-its API endpoint off the open internet, and sends its audit log to CloudWatch."""
+its API endpoint off the open internet, sends its audit log to CloudWatch and runs a Kubernetes version
+AWS still patches."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from compliance.findings import Severity
 from controls.aws.inventory import AwsInventory, Item
-from controls.aws.verdicts import listing_errors, unusable
+from controls.aws.support_calendar import EKS_KUBERNETES, minor_version
+from controls.aws.verdicts import listing_errors, unusable, when
 from controls.registry import Verdict, check, errored, failed, passed
 
 OPEN = ("0.0.0.0/0", "::/0")
@@ -101,5 +104,47 @@ def audit_logging(inv: AwsInventory) -> Iterator[Verdict]:
                           *evidence, region=region)
         return failed(arn, f"EKS cluster {name} does not send its audit log to CloudWatch (enabled: "
                       f"{', '.join(sorted(enabled)) or 'none'})", *evidence, region=region)
+
+    yield from _clusters(inv, judge)
+
+
+def support_verdict(version: str, today: dt.date) -> tuple[bool | None, str]:
+    """Whether AWS still patches Kubernetes `version` on `today` (None: the version cannot be read)."""
+    minor = minor_version(version)
+    if minor is None:
+        return None, f"runs Kubernetes version {version!r}, which is not a version number"
+    known = sorted(EKS_KUBERNETES, key=lambda v: minor_version(v) or (0, 0))
+    label = f"{minor[0]}.{minor[1]}"
+    support = EKS_KUBERNETES.get(label)
+    if support is None:
+        if minor > (minor_version(known[-1]) or (0, 0)):
+            return True, f"runs Kubernetes {label}, newer than the support calendar this release knows"
+        return False, f"runs Kubernetes {label}, older than {known[0]}: out of AWS support"
+    if today > support.extended_ends:
+        return False, (f"runs Kubernetes {label}, whose extended support ended on {support.extended_ends}: "
+                       "AWS no longer patches it")
+    if today > support.standard_ends:
+        return True, (f"runs Kubernetes {label} in extended support (patched until {support.extended_ends}; "
+                      f"standard support ended on {support.standard_ends}): plan the upgrade")
+    return True, f"runs Kubernetes {label}, in standard support until {support.standard_ends}"
+
+
+@check("aws.eks.supported_version", severity=Severity.HIGH, resource_type="AwsEksCluster",
+       title="EKS clusters run a Kubernetes version AWS still patches",
+       rationale="""Once a Kubernetes version leaves extended support, AWS ships no more security fixes for
+       its control plane and the cluster is upgraded on AWS's schedule rather than the team's. Extended
+       support still receives patches, so it passes with a reminder to plan the upgrade.""",
+       remediation="""Upgrade one minor version at a time with `aws eks update-cluster-version --name NAME
+       --kubernetes-version X.Y` after checking deprecated APIs, then upgrade the node groups and add-ons.""")
+def supported_version(inv: AwsInventory) -> Iterator[Verdict]:
+    def judge(arn: str, name: str, cluster: dict[str, Any], evidence: tuple[Any, ...],
+              region: str) -> Verdict:
+        version, collected = cluster.get("version"), when(evidence[-1].collected_at)
+        if not version or collected is None:
+            missing = "its Kubernetes version" if not version else "the collection time"
+            return errored(arn, f"EKS cluster {name}: {missing} is not stated", *evidence, region=region)
+        state, reason = support_verdict(str(version), collected.date())
+        make = passed if state is True else failed if state is False else errored
+        return make(arn, f"EKS cluster {name} {reason}", *evidence, region=region)
 
     yield from _clusters(inv, judge)

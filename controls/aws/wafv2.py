@@ -23,17 +23,23 @@ def web_acl_verdict(inv: AwsInventory, arn: str, label: str, region: str, *evide
     why = unusable(rec, "get_web_acl_for_resource")
     if rec is None or why:
         return errored(arn, f"{label}: web ACL unknown: {why}", *evidence, rec, region=region)
-    acl = (rec.response or {}).get("WebACL")
+    return acl_verdict(arn, label, region, (rec.response or {}).get("WebACL"), *evidence, rec)
+
+
+def acl_verdict(arn: str, label: str, region: str | None, acl: dict[str, Any] | None,
+                *evidence: Any) -> Verdict:
+    """Whether the web ACL found for a resource (None: it has none) blocks common web attacks; shared by
+    load balancers, API stages and CloudFront distributions."""
     if not acl:
-        return failed(arn, f"{label} has no WAF web ACL", *evidence, rec, region=region)
+        return failed(arn, f"{label} has no WAF web ACL", *evidence, region=region)
     name = acl.get("Name") or acl.get("ARN") or "?"
     if "Rules" not in acl:
         return errored(arn, f"{label} has web ACL {name}, whose rules the answer does not state", *evidence,
-                       rec, region=region)
+                       region=region)
     blocking, detail = blocks_common_attacks(acl)
     if blocking:
-        return passed(arn, f"{label} is protected by web ACL {name}: {detail}", *evidence, rec, region=region)
-    return failed(arn, f"{label} has web ACL {name}, but it {detail}", *evidence, rec, region=region)
+        return passed(arn, f"{label} is protected by web ACL {name}: {detail}", *evidence, region=region)
+    return failed(arn, f"{label} has web ACL {name}, but it {detail}", *evidence, region=region)
 
 
 COMMON_GROUP = "AWSManagedRulesCommonRuleSet"

@@ -57,7 +57,8 @@ def fill(template: Any, context: dict[str, Any]) -> Any:
 def plan(spec: Iterable[Call], target: AwsAccount) -> list[Task]:
     tasks = []
     for call in spec:
-        scopes = [(GLOBAL, target.home_region)] if call.scope == GLOBAL else [(r, r) for r in target.regions]
+        home = call.region or target.home_region
+        scopes = [(GLOBAL, home)] if call.scope == GLOBAL else [(r, r) for r in target.regions]
         for scope, region in scopes:
             params = fill(call.params, {"region": region, "account": target.account_id})
             tasks.append(Task(call.service, call.operation, scope, region, params, call.absent,

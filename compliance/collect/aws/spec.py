@@ -41,6 +41,9 @@ class Call:
     params: dict[str, Any] = field(default_factory=dict)
     absent: frozenset[str] = frozenset()
     follow: tuple[Follow, ...] = ()
+    region: str | None = None
+    """The one region a global call must be made in (CloudFront's web ACLs live in us-east-1);
+    None: the account's home region."""
 
 
 def _newest_image(images: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -69,6 +72,8 @@ def _manual(snapshot: dict[str, Any]) -> bool:
 
 
 WAF_FOR = "get_web_acl_for_resource"
+CLOUDFRONT_REGION = "us-east-1"
+"""Where WAF keeps the web ACLs of CloudFront distributions (scope CLOUDFRONT)."""
 
 AWS_SPEC: tuple[Call, ...] = (
     Call("iam", "get_account_summary", scope=GLOBAL),
@@ -135,7 +140,9 @@ AWS_SPEC: tuple[Call, ...] = (
             Follow(WAF_FOR, {"ResourceArn": "arn:aws:apigateway:{region}::/restapis/{id}/stages/{stageName}"},
                    service="wafv2"),
         )),
+        Follow("get_resources", {"restApiId": "{id}", "embed": ["methods"]}),
     )),
+    Call("apigateway", "get_domain_names", "items"),
     Call("wafv2", "list_web_acls", "WebACLs", params={"Scope": "REGIONAL"}, follow=(
         Follow("get_web_acl", {"Name": "{Name}", "Id": "{Id}", "Scope": "REGIONAL"}),
         Follow("get_logging_configuration", {"ResourceArn": "{ARN}"},
@@ -179,6 +186,8 @@ AWS_SPEC: tuple[Call, ...] = (
     Call("efs", "describe_file_systems", "FileSystems"),
     Call("ecr", "get_registry_scanning_configuration"),
     Call("ecr", "describe_repositories", "repositories", follow=(
+        Follow("get_repository_policy", {"repositoryName": "{repositoryName}"},
+               absent=frozenset({"RepositoryPolicyNotFoundException"})),
         Follow("describe_images", {"repositoryName": "{repositoryName}"}, key="imageDetails",
                select=_newest_image, then=(
                    Follow("describe_image_scan_findings",
@@ -186,4 +195,23 @@ AWS_SPEC: tuple[Call, ...] = (
                           absent=frozenset({"ScanNotFoundException"})),
                )),
     )),
+    Call("elb", "describe_load_balancers", "LoadBalancerDescriptions", follow=(
+        Follow("describe_load_balancer_attributes", {"LoadBalancerName": "{LoadBalancerName}"}),
+        Follow("describe_load_balancer_policies", {"LoadBalancerName": "{LoadBalancerName}"}),
+    )),
+    Call("lambda", "list_functions", "Functions", follow=(
+        Follow("get_policy", {"FunctionName": "{FunctionName}"},
+               absent=frozenset({"ResourceNotFoundException"})),
+        Follow("list_tags", {"Resource": "{FunctionArn}"}),
+    )),
+    Call("opensearch", "list_domain_names", "DomainNames", follow=(
+        Follow("describe_domain", {"DomainName": "{DomainName}"}),
+    )),
+    Call("cloudfront", "list_distributions", "DistributionList.Items", scope=GLOBAL, follow=(
+        Follow("get_distribution_config", {"Id": "{Id}"}),
+    )),
+    Call("wafv2", "list_web_acls", "WebACLs", scope=GLOBAL, region=CLOUDFRONT_REGION,
+         params={"Scope": "CLOUDFRONT"}, follow=(
+             Follow("get_web_acl", {"Name": "{Name}", "Id": "{Id}", "Scope": "CLOUDFRONT"}),
+         )),
 )

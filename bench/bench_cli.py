@@ -1,6 +1,7 @@
-"""CLI start-up: `comply --version`, `--help` and a usage error against `python -c "import typer, rich"`.
+"""CLI start-up: `comply --version`, `--help` and usage errors against `python -c "import typer, rich"`.
 
-The goal is at most 3x: those answers must not import boto3, SQLAlchemy or WeasyPrint. Each command
+The goal is at most 3x: those answers must not import boto3, SQLAlchemy, WeasyPrint, cryptography or
+pydantic (tests/cli/test_startup_imports.py guards that without timing). Each command
 runs in a fresh process several times; the median wall time is compared with the reference's median,
 measured the same way in the same run, so the ratio holds whatever the machine's load.
 """
@@ -20,8 +21,14 @@ REFERENCE = [sys.executable, "-c", "import typer, rich"]
 COMMANDS = {
     "comply --version": [COMPLY, "--version"],
     "comply --help": [COMPLY, "--help"],
+    "comply scan --help": [COMPLY, "scan", "--help"],
     "comply --bogus (usage error)": [COMPLY, "--bogus"],
-    "comply scan aws --bogus (usage error in a scan command)": [COMPLY, "scan", "aws", "--bogus"],
+    "comply scan aws --bogus": [COMPLY, "scan", "aws", "--bogus"],
+    "comply scan web --bogus": [COMPLY, "scan", "web", "--bogus"],
+    "comply scan kubernetes --bogus": [COMPLY, "scan", "kubernetes", "--bogus"],
+    "comply scan all --bogus": [COMPLY, "scan", "all", "--bogus"],
+    "comply shard run --bogus": [COMPLY, "shard", "run", "--bogus"],
+    "comply scan aws --help": [COMPLY, "scan", "aws", "--help"],
 }
 
 

@@ -18,11 +18,13 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import typer
 from typer import _click as click  # typer vendors click; its exceptions are these
-from typer.core import TyperGroup
+from typer._coercion import RuntimeParam, build_runtime_param
+from typer.core import TyperCommand, TyperGroup, _TyperParameter
 
 from compliance import __version__
 from compliance.cli import runtime
@@ -67,8 +69,13 @@ class ComplyGroup(TyperGroup):
             return super().get_command(ctx, cmd_name)
         modules, short = COMMANDS[cmd_name]
         if self._listing:
-            return click.Command(cmd_name, help=short, short_help=short)
+            return TyperCommand(cmd_name, help=short, short_help=short)
         return _load(cmd_name, modules, ctx)
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        params = super().get_params(ctx)
+        _defer_coercion(params)
+        return params
 
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         self._listing = True
@@ -105,6 +112,35 @@ class ComplyGroup(TyperGroup):
         return code
 
 
+@dataclass(frozen=True)
+class _DeferredCoercion(RuntimeParam):
+    """Typer builds a pydantic validator for a parameter the first time it processes it, even an unset
+    flag (--help, --install-completion) whose None needs none; pydantic then doubles the start-up of a
+    usage error. This builds the real validator only when there is a value to coerce."""
+
+    def _coerce_value(self, value: Any, param: Any, ctx: click.Context) -> Any:
+        real = build_runtime_param(param.type_descriptor)
+        param._runtime_param = real
+        return real._coerce_value(value, param=param, ctx=ctx)
+
+
+def _defer_coercion(params: Sequence[click.Parameter]) -> None:
+    for param in params:
+        if isinstance(param, _TyperParameter) and param._runtime_param is None:
+            descriptor = param.type_descriptor
+            param._runtime_param = _DeferredCoercion(descriptor.parameter_info, descriptor.annotation)
+
+
+def _prepare(command: click.Command, ctx: click.Context) -> None:
+    """A loaded command and, for a group, every command under it: coercion deferred, and help in plain
+    text (Rich's help panels took 3-4x the start-up budget for `comply scan aws --help`)."""
+    _defer_coercion(command.get_params(ctx))
+    if hasattr(command, "rich_markup_mode"):
+        command.rich_markup_mode = None
+    for sub in getattr(command, "commands", {}).values():
+        _prepare(sub, ctx)
+
+
 _CACHE: dict[str, click.Command] = {}
 _IMPORTED: set[str] = set()
 
@@ -123,7 +159,10 @@ def _load(name: str, modules: tuple[str, ...], ctx: click.Context) -> click.Comm
         if holder.registered_commands or holder.registered_groups:
             group = typer.main.get_group(holder)
             for cmd_name in group.list_commands(ctx):
-                _CACHE.setdefault(cmd_name, group.get_command(ctx, cmd_name))  # type: ignore[arg-type]
+                command = group.get_command(ctx, cmd_name)
+                assert command is not None
+                _prepare(command, ctx)
+                _CACHE.setdefault(cmd_name, command)
     return _CACHE.get(name)
 
 
@@ -174,6 +213,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: Rich's panels cost more start-up than the 3x budget allows
 )
 
 

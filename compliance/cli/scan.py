@@ -9,32 +9,32 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol, get_type_hints, runtime_checkable
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, Protocol, get_type_hints, runtime_checkable
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from typer import _click as typer_click  # typer vendors click
 
-from compliance import keys
-from compliance.assess import assess_scan, principal_summary_table
-from compliance.baseline import Baseline, load_baseline
 from compliance.cli import runtime
-from compliance.engine import Selection, run_scan
 from compliance.errors import UsageError
-from compliance.findings import Finding, Severity, Status
-from compliance.frameworks import FRAMEWORK_IDS, load
-from compliance.outdir import OutputFolder
-from compliance.scan import Scan
-from compliance.store import Store
-from compliance.targets import Target
-from compliance.waivers import Waiver, default_waivers_path, load_waivers
-from reports import parse_formats, write_reports
+
+if TYPE_CHECKING:  # the scan machinery is imported when a scan runs, not to parse its command line
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from compliance import keys
+    from compliance.baseline import Baseline
+    from compliance.engine import Selection
+    from compliance.findings import Finding, Severity
+    from compliance.outdir import OutputFolder
+    from compliance.scan import Scan
+    from compliance.store import Store
+    from compliance.targets import Target
+    from compliance.waivers import Waiver
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 STREAMABLE = ("ocsf", "sarif", "csv", "junit")
@@ -80,6 +80,8 @@ class Output:
 
 
 def _threshold(fail_on: str) -> Severity | None:
+    from compliance.findings import Severity
+
     if fail_on.strip().lower() == "none":
         return None
     try:
@@ -104,6 +106,14 @@ def prepare_output(
     scan_id: str | None = None,
 ) -> Output:
     """Validate every input a scan needs and claim the output folder, before anything is collected."""
+    from compliance import keys
+    from compliance.baseline import load_baseline
+    from compliance.frameworks import FRAMEWORK_IDS, load
+    from compliance.outdir import OutputFolder
+    from compliance.store import Store
+    from compliance.waivers import default_waivers_path, load_waivers
+    from reports import parse_formats
+
     out_text = str(out)
     threshold = _threshold(fail_on)
     chosen = list(dict.fromkeys(frameworks or FRAMEWORK_IDS))
@@ -147,6 +157,8 @@ def gating(scan: Scan, fail_on: Severity | None, baseline: Baseline | None = Non
 
 def nothing_readable(scan: Scan) -> bool:
     """Every check ended in ERROR: the scan saw nothing, which is not a clean 'could not assess some'."""
+    from compliance.findings import Status
+
     return bool(scan.findings) and all(f.status is Status.ERROR for f in scan.findings)
 
 
@@ -161,6 +173,10 @@ def exit_code(scan: Scan, fail_on: Severity | None, baseline: Baseline | None = 
 
 
 def check_table(scan: Scan) -> Table:
+    from collections import Counter
+
+    from rich.table import Table
+
     table = Table(title=f"Scan {scan.id}: findings by check", title_justify="left")
     table.add_column("check")
     table.add_column("severity")
@@ -180,6 +196,8 @@ def check_table(scan: Scan) -> Table:
 
 
 def failure_lines(scan: Scan, limit: int = 25) -> list[str]:
+    from compliance.findings import Status
+
     worst = sorted(
         (f for f in scan.findings if f.status in (Status.FAIL, Status.ERROR)),
         key=lambda f: (f.status is not Status.FAIL, -f.severity, f.check_id, f.resource_id),
@@ -197,6 +215,8 @@ def failure_lines(scan: Scan, limit: int = 25) -> list[str]:
 
 def _publish(scan: Scan, output: Output, signer: keys.Signer) -> list[Path]:
     """Render into staging, store the scan, then move the outputs into place all at once."""
+    from reports import write_reports
+
     if output.streaming:
         with tempfile.TemporaryDirectory(prefix="comply-stream-") as tmp:
             paths = write_reports(scan, output.formats, Path(tmp), signing_key=output.signing_key,
@@ -243,6 +263,11 @@ def unreached_lines(scan: Scan) -> list[str]:
 
 def finish(scan: Scan, output: Output, console: Console) -> int:
     """Assess, store, render and summarise a collected scan; returns the exit code."""
+    from compliance import keys
+    from compliance.assess import assess_scan, principal_summary_table
+    from compliance.frameworks import load
+    from compliance.waivers import load_waivers
+
     scan.id = output.scan_id
     waivers = list(output.waivers) or (load_waivers(output.waivers_path) if output.waivers_path else [])
     warnings = assess_scan(scan, output.store, output.frameworks, waivers, dt.date.today())
@@ -278,6 +303,8 @@ def finish(scan: Scan, output: Output, console: Console) -> int:
 
 
 def progress_bar(console: Console) -> Progress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn("collecting {task.description}"),
         BarColumn(),
@@ -395,6 +422,10 @@ def output_options(
 
 def run_targets(targets: Sequence[Target], output: Output, *, select: Selection | None = None) -> int:
     """Run the pipeline over the targets and finish the scan; returns the exit code."""
+    from rich.console import Console
+
+    from compliance.engine import run_scan
+
     for target in targets:
         if output.timeout is not None and hasattr(target, "timeout"):
             target.timeout = output.timeout  # type: ignore[attr-defined]
@@ -424,13 +455,20 @@ class ScanJob(Protocol):
     def run_job(self, output: Output) -> int: ...
 
 
-TargetBuilder = Callable[..., Target | Sequence[Target] | ScanJob]
+TargetBuilder = Callable[..., "Target | Sequence[Target] | ScanJob"]
 BUILDERS: dict[str, TargetBuilder] = {}
 """Every registered `comply scan <name>`: its options are what a config file's `<name>:` section may set."""
 
 
 def _option_names(function: Callable[..., Any]) -> list[str]:
     return list(inspect.signature(function).parameters)
+
+
+def _parameter_hints(function: Callable[..., Any]) -> dict[str, Any]:
+    """The parameters' annotations evaluated, not the return's: a builder's return type (a Target) is
+    only imported for type checkers, so that parsing a command line imports no scan machinery."""
+    annotations = {k: v for k, v in function.__annotations__.items() if k != "return"}
+    return get_type_hints(SimpleNamespace(__annotations__=annotations), globalns=function.__globals__)
 
 
 def scan_command(name: str) -> Callable[[TargetBuilder], TargetBuilder]:
@@ -443,7 +481,7 @@ def scan_command(name: str) -> Callable[[TargetBuilder], TargetBuilder]:
     """
 
     def register(build: TargetBuilder) -> TargetBuilder:
-        hints = {**get_type_hints(build), **get_type_hints(output_options)}
+        hints = {**_parameter_hints(build), **_parameter_hints(output_options)}
         own = list(inspect.signature(build).parameters.values())
         shared = list(inspect.signature(output_options).parameters.values())
         clash = {p.name for p in own} & {p.name for p in shared}
@@ -543,6 +581,7 @@ def scan_aws_command(
     ),
 ) -> Target | ScanJob:
     """Scan an AWS account or organisation (or an emulator) and map the results to PCI DSS and ISO 27001."""
+    from compliance.findings import Severity
     from compliance.targets.aws import AwsOrganizationTarget, AwsTarget
 
     if external_id and not (role_arn or organization):

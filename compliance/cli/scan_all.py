@@ -18,13 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typer import _click as click  # typer vendors click
 
 from compliance.cli.scan import BUILDERS, ScanJob, output_options, scan_command
 from compliance.errors import UsageError
-from compliance.targets import Target
+
+if TYPE_CHECKING:
+    from compliance.targets import Target
 
 SELF = "all"
 

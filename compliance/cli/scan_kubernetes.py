@@ -6,11 +6,14 @@ The shared `--timeout` sets the seconds each API request may take (the target's 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from compliance.cli.scan import scan_command
-from compliance.targets import Target
+
+if TYPE_CHECKING:
+    from compliance.targets import Target
 
 
 @scan_command("kubernetes")

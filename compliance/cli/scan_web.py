@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from compliance.cli.scan import scan_command
-from compliance.targets import Target
-from compliance.targets.web import DEFAULT_MAX_REQUESTS
+from compliance.targets.web import DEFAULT_MAX_REQUESTS  # stdlib only: the option needs its default
+
+if TYPE_CHECKING:
+    from compliance.targets import Target
 
 
 @scan_command("web")

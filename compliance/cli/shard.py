@@ -15,14 +15,15 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from compliance.cli import scan as scan_cli
 from compliance.errors import UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 SHARD_RETRIES = 2
 """A local shard that ends badly (not a usage error) is run again this many times."""
@@ -92,6 +93,8 @@ class PoolJob:
     processes: int
 
     def run_job(self, output: scan_cli.Output) -> int:
+        from rich.console import Console
+
         from compliance import shards
         from compliance.targets.aws_shards import plan_organization
 
@@ -187,6 +190,8 @@ def run_command(
     quiet: bool = typer.Option(False, "--quiet", help="Print nothing but errors."),
 ) -> None:
     """Collect one shard, evaluate it and commit its result in one transaction (fenced by attempt)."""
+    from rich.console import Console
+
     from compliance import shards
     from compliance.targets.aws_shards import run_shard
 
@@ -212,6 +217,8 @@ def finish_command(
     again: bool = typer.Option(False, "--again", help="Take over from a finishing step that died."),
 ) -> None:
     """Finish a planned scan: results, reports and the signed pack; shards not done make it partial."""
+    from rich.console import Console
+
     raise typer.Exit(finish_planned(_store(db), scan_id, Console(), again=again))
 
 
@@ -222,6 +229,9 @@ def status_command(
 ) -> None:
     """Every shard of a planned scan: pending, running (since, attempt), done, failed (reason)."""
     import json
+
+    from rich.console import Console
+    from rich.table import Table
 
     from compliance import shards
 

@@ -11,8 +11,11 @@ target's own options::
       region: [eu-west-1, eu-central-1]
       role_arn: arn:aws:iam::123456789012:role/ComplyAudit
 
-Keys may use dashes or underscores. An unknown key is refused with its line number, a value of the
-wrong kind with the key and line, all before anything is collected. A variable is `COMPLY_` and the
+Keys may use dashes or underscores. An option that takes several values takes a YAML list (or one
+value); one given on the command line as a comma-separated value (`format`, `accounts`,
+`exclude_accounts`) takes a list too, joined with commas; a list for an option of one value is refused.
+An unknown key is refused with its line number, a value of the wrong kind with the key and line, all
+before anything is collected. A variable is `COMPLY_` and the
 option's name in capitals (`COMPLY_FAIL_ON=high`, `COMPLY_REGION=eu-west-1,eu-central-1`).
 """
 
@@ -31,6 +34,8 @@ from compliance.yamlfile import load as load_yaml
 
 DEFAULT_FILE = "comply.yaml"
 FLAG_ONLY = frozenset({"config"})
+JOINED = frozenset({"format", "accounts", "exclude_accounts"})
+"""Options of one comma-separated value on the command line: a YAML list for them is joined with commas."""
 _GIVEN = (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.PROMPT)
 
 
@@ -77,6 +82,31 @@ def read_config(path: Path, shared: Iterable[str], targets: dict[str, Iterable[s
     return out
 
 
+def scalar(item: Any, name: str, where: str) -> str:
+    if isinstance(item, dict | list) or item is None:
+        raise UsageError(f"{where}: {name}: expected a value, got {item!r}")
+    return str(item).lower() if isinstance(item, bool) else str(item)
+
+
+def takes_several(param: click.core.Parameter) -> bool:
+    return bool(getattr(param, "multiple", False)) or param.nargs != 1
+
+
+def file_value(param: click.core.Parameter, raw: Any, where: str) -> Any:
+    """A config file's value as the command line gives it: a list of strings for an option that takes
+    several, one comma-joined string for a comma-separated one, a list refused for any other."""
+    name = param.name or ""
+    if isinstance(raw, dict):
+        raise UsageError(f"{where}: {name}: expected a value, got a mapping")
+    if takes_several(param):
+        return [scalar(v, name, where) for v in (raw if isinstance(raw, list) else [raw])]
+    if isinstance(raw, list):
+        if name in JOINED:
+            return ",".join(scalar(v, name, where) for v in raw)
+        raise UsageError(f"{where}: {name}: takes one value, got a list of {len(raw)}")
+    return raw
+
+
 def _from_env(param: click.core.Parameter) -> Any:
     value = os.environ.get(f"COMPLY_{(param.name or '').upper()}")
     if value is None:
@@ -105,9 +135,7 @@ def apply(ctx: click.Context, values: dict[str, Any], target: str, config: Path 
         elif name in section or (name in from_file and name not in targets):
             raw, line = section[name] if name in section else from_file[name]
             where = f"config file {path} line {line}"
-            if getattr(param, "multiple", False) and not isinstance(raw, list):
-                raw = [raw]
-            raw = [str(v) for v in raw] if isinstance(raw, list) else raw
+            raw = file_value(param, raw, where)
         else:
             continue
         try:

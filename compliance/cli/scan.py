@@ -243,7 +243,9 @@ def _reason(code: int, scan: Scan, output: Output) -> str:
     outside = f" not in the baseline ({output.baseline.label})" if output.baseline is not None else ""
     if code == EXIT_USAGE:
         first = scan.findings[0].reason if scan.findings else ""
-        return f"no check could read anything (e.g. {first}): check the credentials' permissions"
+        hint = ("the endpoint did not answer in time: check it, or allow more with --timeout"
+                if "no answer within --timeout" in first else "check the credentials' permissions")
+        return f"no check could read anything (e.g. {first}): {hint}"
     if code == EXIT_FAILED:
         return f"{len(failing)} failure(s) at or above {threshold}{outside}"
     if code == EXIT_INCOMPLETE:
@@ -370,7 +372,11 @@ LOG_LEVEL = typer.Option(
     "warning", "--log-level", help="debug (every API call with its duration and outcome), info or warning; "
     "to stderr. --debug implies debug."
 )
-TIMEOUT = typer.Option(None, "--timeout", help="Seconds each API call may take (connect and read).")
+TIMEOUT = typer.Option(
+    None, "--timeout", help="Seconds an API request may take. AWS: in all, retries included (no retry "
+    "starts after it; the request is then an ERROR naming the timeout). Web: each request's connect and "
+    "read (no retries). Kubernetes: each attempt (one retry)."
+)
 BASELINE = typer.Option(
     None, "--baseline", help="A scan id, latest, or a findings.ocsf.json: gate only on failures not in it "
     "(same check and resource)."

@@ -33,21 +33,26 @@ SELF = "all"
 
 def _argv(command: click.Command, section: dict[str, tuple[Any, int]], where: str) -> list[str]:
     """The section as the command line it stands for, so the target's own parser checks it."""
-    by_name = {p.name: p for p in command.params if p.param_type_name == "option"}
+    from compliance import config
+
+    by_name = {p.name: p for p in command.params}
     argv: list[str] = []
+    positional: list[str] = []
     for name, (value, line) in section.items():
         param = by_name[name]
-        flag = param.opts[0]
+        at = f"{where} line {line}"
         if getattr(param, "is_flag", False):
             if not isinstance(value, bool):
-                raise UsageError(f"{where} line {line}: {name}: expected true or false")
-            argv += [flag] if value else []
+                raise UsageError(f"{at}: {name}: expected true or false")
+            argv += [param.opts[0]] if value else []
             continue
-        for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, dict | list) or item is None:
-                raise UsageError(f"{where} line {line}: {name}: expected a value, got {item!r}")
-            argv += [flag, str(item).lower() if isinstance(item, bool) else str(item)]
-    return argv
+        given = config.file_value(param, value, at)
+        items = [config.scalar(v, name, at) for v in (given if isinstance(given, list) else [given])]
+        if param.param_type_name == "argument":
+            positional += items
+        else:
+            argv += [part for item in items for part in (param.opts[0], item)]
+    return [*argv, *(["--", *positional] if positional else [])]
 
 
 def targets_from_config(path: Path, group: Any, ctx: click.Context) -> list[Target]:

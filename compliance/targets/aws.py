@@ -29,7 +29,7 @@ class AwsOptions:
     """Concurrent calls (per account, in an organisation)."""
     max_attempts: int = 8
     timeout: float | None = None
-    """Seconds each API call's connect and read may take (--timeout)."""
+    """--timeout: seconds each API request may take in all, its retries included (`session.bounded`)."""
 
     def check_options(self) -> dict[str, Any]:
         """The options checks read from the inventory (stored with the scan)."""
@@ -112,7 +112,7 @@ class AwsOrganizationTarget(AwsOptions):
                                    external_id=self.external_id if self.role_arn else None,
                                    regions=self.regions or None, endpoint_url=self.endpoint_url,
                                    timeout=self.timeout)
-        members, self._listing = list_members(self._management)
+        members, self._listing = list_members(self._management, self.timeout)
         self._members = choose(members, self.accounts, self.exclude_accounts)
 
     def collect(self, progress: Progress | None = None) -> Collected:
@@ -148,7 +148,7 @@ class AwsOrganizationTarget(AwsOptions):
         status = {"id": member.id, "name": member.name, "reached": True}
         account = management
         if member.id != management.account_id:
-            account, refusal = enter(management, member, self.member_role, self.external_id)
+            account, refusal = enter(management, member, self.member_role, self.external_id, self.timeout)
             if account is None:
                 status.update(reached=False, reason=refusal.error_message)
                 return unreachable(management, member, refusal, AWS_SPEC), status

@@ -109,7 +109,8 @@ def _attempt(store: Store, plan: shards.Plan, shard: shards.Shard, attempt: int)
     account: AwsAccount | None = management
     reached, reason = True, None
     if unit.account != management.account_id:
-        account, refusal = enter(management, member, request["member_role"], request["external_id"])
+        account, refusal = enter(management, member, request["member_role"], request["external_id"],
+                                   request.get("timeout"))
         if account is None:
             reached, reason = False, refusal.error_message
             records = unreachable(replace(management, regions=regions), member, refusal, spec)

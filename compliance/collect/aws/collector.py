@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from botocore.exceptions import ClientError
 
-from compliance.collect.aws.session import AwsAccount, client_config
+from compliance.collect.aws.session import AwsAccount, bounded, client_config
 from compliance.collect.aws.spec import GLOBAL, Call, Follow
 from compliance.collect.record import EvidenceRecord, Outcome, items_at, jsonable, utcnow
 
@@ -135,6 +135,7 @@ class AwsCollector:
         self.target = target
         self.workers = workers
         self.config = client_config(max_attempts=max_attempts, pool=workers, timeout=timeout)
+        self.timeout = timeout
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
 
@@ -143,8 +144,9 @@ class AwsCollector:
         with self._lock:
             key = (service, region)
             if key not in self._clients:
-                client = self.target.session.client(
-                    service, region_name=region, endpoint_url=self.target.endpoint_url, config=self.config)
+                client = bounded(self.target.session.client(
+                    service, region_name=region, endpoint_url=self.target.endpoint_url, config=self.config),
+                    self.timeout)
                 if self.target.endpoint_url and service == "s3control":
                     client.meta.events.register("before-sign.s3-control", _one_host(self.target.endpoint_url))
                 self._clients[key] = client

@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from compliance.collect.aws.collector import plan
-from compliance.collect.aws.session import HOME_REGION, AwsAccount, client_config, new_session
+from compliance.collect.aws.session import HOME_REGION, AwsAccount, bounded, client_config, new_session
 from compliance.collect.aws.spec import Call
 from compliance.collect.record import EvidenceRecord, Outcome, jsonable, utcnow
 from compliance.errors import UsageError
@@ -37,10 +37,11 @@ def _error(exc: BaseException) -> tuple[str, str, str | None]:
     return type(exc).__name__, (str(exc).splitlines() or [""])[0], None
 
 
-def list_members(account: AwsAccount) -> tuple[list[Member], EvidenceRecord]:
+def list_members(account: AwsAccount, timeout: float | None = None) -> tuple[list[Member], EvidenceRecord]:
     """Every account of the organisation the scanning account manages (or administers for it)."""
-    client = account.session.client("organizations", region_name=HOME_REGION,
-                                    endpoint_url=account.endpoint_url, config=client_config(max_attempts=4))
+    client = bounded(account.session.client("organizations", region_name=HOME_REGION,
+                                            endpoint_url=account.endpoint_url,
+                                            config=client_config(max_attempts=4, timeout=timeout)), timeout)
     started = utcnow()
     try:
         pages = list(client.get_paginator("list_accounts").paginate())
@@ -74,8 +75,8 @@ def choose(members: Iterable[Member], only: list[str], exclude: list[str]) -> li
             if m.status == "ACTIVE" and (not only or m.id in only) and m.id not in exclude]
 
 
-def enter(management: AwsAccount, member: Member, role_name: str,
-          external_id: str | None) -> tuple[AwsAccount | None, EvidenceRecord]:
+def enter(management: AwsAccount, member: Member, role_name: str, external_id: str | None,
+          timeout: float | None = None) -> tuple[AwsAccount | None, EvidenceRecord]:
     """A session in the member account through its role, or None and the refusal as evidence.
 
     The record of the role's assumption stands for the caller identity in that account.
@@ -86,9 +87,9 @@ def enter(management: AwsAccount, member: Member, role_name: str,
         params["ExternalId"] = external_id
     started = utcnow()
     shown = {k: v for k, v in params.items() if k != "ExternalId"}
-    sts = management.session.client("sts", region_name=management.home_region,
-                                     endpoint_url=management.endpoint_url,
-                                     config=client_config(max_attempts=3))
+    sts = bounded(management.session.client("sts", region_name=management.home_region,
+                                             endpoint_url=management.endpoint_url,
+                                             config=client_config(max_attempts=3, timeout=timeout)), timeout)
     try:
         answer = sts.assume_role(**params)
     except (ClientError, BotoCoreError) as exc:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import functools
 import os
 import re
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,9 +74,65 @@ def new_session(**kwargs: Any) -> boto3.Session:
 
 
 def client_config(max_attempts: int = 8, pool: int = 16, timeout: float | None = None) -> Config:
-    """botocore's adaptive retries; --timeout bounds each attempt's connect and read."""
+    """botocore's adaptive retries; each attempt's connect and read within --timeout (see `bounded`)."""
     return Config(retries={"mode": "adaptive", "max_attempts": max_attempts}, max_pool_connections=pool,
-                  connect_timeout=timeout or 5, read_timeout=timeout or 30, user_agent_extra="wallet-comply")
+                  connect_timeout=min(timeout, 5) if timeout else 5, read_timeout=timeout or 30,
+                  user_agent_extra="wallet-comply")
+
+
+class CallTimeout(BotoCoreError):
+    """An API request that had no answer within --timeout, its retries included."""
+
+    fmt = "no answer within --timeout {timeout:g} s ({attempts} attempt(s), the last: {last})"
+
+
+_call = threading.local()
+"""The request each thread has in flight: its deadline, attempts made and the last attempt's error."""
+
+
+def _start(**_: Any) -> None:
+    _call.started, _call.attempts, _call.last = time.monotonic(), 0, "no answer"
+
+
+def _note(caught_exception: BaseException | None = None, response: Any = None, **_: Any) -> None:
+    if caught_exception is not None:
+        _call.last = str(caught_exception)
+    elif response is not None:
+        error = response[1].get("Error", {}) if isinstance(response, tuple) and len(response) > 1 else {}
+        _call.last = str(error.get("Code") or "an error answer")
+
+
+def bounded(client: Any, timeout: float | None) -> Any:
+    """`--timeout SECONDS` bounds each API request as a whole, botocore's retries included.
+
+    Every attempt's connect and read is bounded by the client's config (`client_config`), and no
+    attempt starts once SECONDS have passed since the request began: against an endpoint that accepts
+    and never answers, a request ends after about SECONDS (one attempt's read, plus at most the one
+    retry delay botocore sleeps before the attempt that is then refused) with `CallTimeout`, which the
+    collector records as an ERROR naming the timeout. A paginated listing is one request per page.
+    """
+    if timeout is None:
+        return client
+
+    def check(**_: Any) -> None:
+        attempts = getattr(_call, "attempts", 0)
+        if attempts and time.monotonic() - _call.started >= timeout:
+            raise CallTimeout(timeout=timeout, attempts=attempts, last=_call.last)
+        _call.attempts = attempts + 1
+
+    events = client.meta.events
+    events.register("before-call", _start)
+    events.register("before-send", check)
+    events.register("needs-retry", _note)
+    return client
+
+
+def bounded_client(session: boto3.Session, service: str, endpoint_url: str | None, *, max_attempts: int,
+                   timeout: float | None = None) -> Any:
+    """A client in the session's region (else the home region) whose requests --timeout bounds."""
+    return bounded(session.client(service, region_name=session.region_name or HOME_REGION,
+                                  endpoint_url=endpoint_url,
+                                  config=client_config(max_attempts=max_attempts, timeout=timeout)), timeout)
 
 
 def endpoint_from_env(endpoint_url: str | None) -> str | None:
@@ -88,8 +146,7 @@ def _one_line(exc: BaseException) -> str:
 def _caller(session: boto3.Session, endpoint_url: str | None,
             timeout: float | None = None) -> tuple[dict[str, Any], EvidenceRecord]:
     try:
-        sts = session.client("sts", region_name=session.region_name or HOME_REGION, endpoint_url=endpoint_url,
-                             config=client_config(max_attempts=2, timeout=timeout))
+        sts = bounded_client(session, "sts", endpoint_url, max_attempts=2, timeout=timeout)
         answer = sts.get_caller_identity()
     except PartialCredentialsError as exc:
         raise UsageError(f"partial AWS credentials: {exc.kwargs.get('cred_var', 'a value')} is missing from "
@@ -107,6 +164,8 @@ def _caller(session: boto3.Session, endpoint_url: str | None,
     except ResponseParserError:
         raise UsageError(f"the endpoint {endpoint_url or 'for STS'} answered, but not as AWS does (its "
                          "answer cannot be parsed): check --endpoint-url") from None
+    except CallTimeout as exc:
+        raise UsageError(f"the AWS endpoint {endpoint_url or 'for STS'} gave {exc}") from None
     except BotoCoreError as exc:
         raise UsageError(f"cannot call AWS: {_one_line(exc)}") from None
     request_id = answer.get("ResponseMetadata", {}).get("RequestId")
@@ -117,11 +176,10 @@ def _caller(session: boto3.Session, endpoint_url: str | None,
 
 
 def _assume(session: boto3.Session, role_arn: str, external_id: str | None,
-            endpoint_url: str | None) -> boto3.Session:
+            endpoint_url: str | None, timeout: float | None = None) -> boto3.Session:
     if not ROLE_ARN.match(role_arn):
         raise UsageError(f"malformed role ARN {role_arn!r}: {ROLE_ARN_HELP}")
-    sts = session.client("sts", region_name=session.region_name or HOME_REGION, endpoint_url=endpoint_url,
-                         config=client_config(max_attempts=2))
+    sts = bounded_client(session, "sts", endpoint_url, max_attempts=2, timeout=timeout)
     params: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": "wallet-comply-scan"}
     if external_id:
         params["ExternalId"] = external_id
@@ -146,9 +204,9 @@ def known_regions(session: boto3.Session) -> set[str]:
     return regions
 
 
-def _enabled_regions(session: boto3.Session, endpoint_url: str | None) -> list[str]:
-    ec2 = session.client("ec2", region_name=session.region_name or HOME_REGION, endpoint_url=endpoint_url,
-                         config=client_config(max_attempts=3))
+def _enabled_regions(session: boto3.Session, endpoint_url: str | None,
+                     timeout: float | None = None) -> list[str]:
+    ec2 = bounded_client(session, "ec2", endpoint_url, max_attempts=3, timeout=timeout)
     try:
         answer = ec2.describe_regions()
     except (ClientError, BotoCoreError) as exc:
@@ -184,7 +242,7 @@ def connect(*, profile: str | None = None, role_arn: str | None = None, external
         raise UsageError(f"unknown AWS region {session.region_name!r} from AWS_DEFAULT_REGION or the "
                          "profile: fix it or pass --region")
     if role_arn:
-        session = _assume(session, role_arn, external_id, endpoint_url)
+        session = _assume(session, role_arn, external_id, endpoint_url, timeout)
     identity, record = _caller(session, endpoint_url, timeout)
-    wanted = list(dict.fromkeys(regions)) if regions else _enabled_regions(session, endpoint_url)
+    wanted = list(dict.fromkeys(regions)) if regions else _enabled_regions(session, endpoint_url, timeout)
     return AwsAccount(session, identity, wanted, endpoint_url, record)

@@ -94,6 +94,12 @@ PLANTED: tuple[Planted, ...] = (
     Planted("aws.eks.supported_version", "cluster/sandbox-eks"),
     Planted("aws.ecr.immutable_tags", "legacy-worker"),
     Planted("aws.ecr.repository_policy_not_public", "legacy-worker"),
+    Planted("aws.apigateway.access_logging", "/stages/sandbox"),
+    Planted("aws.apigateway.method_authorization", "/methods/GET"),
+    Planted("aws.apigateway.domain_tls", "legacy-api.pay.example.test"),
+    Planted("aws.elb.listener_tls", "loadbalancer/legacy-clb"),
+    Planted("aws.elb.access_logs", "loadbalancer/legacy-clb"),
+    Planted("aws.elb.desync_mitigation", "loadbalancer/legacy-clb"),
 )
 
 CLEAN: tuple[str, ...] = (
@@ -109,6 +115,9 @@ CLEAN: tuple[str, ...] = (
     "user/alice",
     "payments-acl",
     "/stages/prod",
+    "/methods/POST",
+    "domainnames/api.pay.example.test",
+    "loadbalancer/payments-clb",
     "cluster/payments-eks",
     "k8s:wallet/",
     "k8s:_cluster/Namespace/wallet",
@@ -286,6 +295,28 @@ def _monitoring(session: boto3.Session, endpoint_url: str) -> None:
     )
 
 
+def _classic_load_balancers(elb: Any, subnets: list[str], group: str, cert: str) -> None:
+    """payments-clb terminates TLS 1.2 with logs and desync defences; legacy-clb has none of them."""
+    https = {"Protocol": "HTTPS", "LoadBalancerPort": 443, "InstanceProtocol": "HTTP", "InstancePort": 8080,
+             "SSLCertificateId": cert}
+    plain = {"Protocol": "HTTP", "LoadBalancerPort": 80, "InstanceProtocol": "HTTP", "InstancePort": 8080}
+    for name, listener, logs, mode in (("payments-clb", https, True, "defensive"),
+                                       ("legacy-clb", plain, False, "monitor")):
+        elb.create_load_balancer(LoadBalancerName=name, Listeners=[listener], Subnets=subnets[:1],
+                                 SecurityGroups=[group], Scheme="internet-facing")
+        access_log: dict[str, Any] = {"Enabled": logs, **({"S3BucketName": "access-logs"} if logs else {})}
+        elb.modify_load_balancer_attributes(LoadBalancerName=name, LoadBalancerAttributes={
+            "AccessLog": access_log,
+            "AdditionalAttributes": [{"Key": "elb.http.desyncmitigationmode", "Value": mode}],
+        })
+    elb.create_load_balancer_policy(
+        LoadBalancerName="payments-clb", PolicyName="tls-1-2", PolicyTypeName="SSLNegotiationPolicyType",
+        PolicyAttributes=[{"AttributeName": "Reference-Security-Policy",
+                           "AttributeValue": "ELBSecurityPolicy-TLS-1-2-2017-01"}])
+    elb.set_load_balancer_policies_of_listener(LoadBalancerName="payments-clb", LoadBalancerPort=443,
+                                               PolicyNames=["tls-1-2"])
+
+
 def provision(endpoint_url: str, region: str = REGION) -> dict[str, Any]:
     """Build the reference deployment; returns the names and ids a caller may want to look up."""
     session = boto3.Session(region_name=region)
@@ -425,13 +456,28 @@ def provision(endpoint_url: str, region: str = REGION) -> dict[str, Any]:
             ],
         )
 
+    _classic_load_balancers(client("elb"), subnets, web_sg, cert)
+
     api = apigw.create_rest_api(name="wallet-public-api", endpointConfiguration={"types": ["REGIONAL"]})["id"]
     root = apigw.get_resources(restApiId=api)["items"][0]["id"]
     apigw.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
     apigw.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
+    transfers = apigw.create_resource(restApiId=api, parentId=root, pathPart="transfers")["id"]
+    for verb, auth in (("POST", "AWS_IAM"), ("OPTIONS", "NONE")):
+        apigw.put_method(restApiId=api, resourceId=transfers, httpMethod=verb, authorizationType=auth)
+        apigw.put_integration(restApiId=api, resourceId=transfers, httpMethod=verb, type="MOCK")
     deployment = apigw.create_deployment(restApiId=api)["id"]
     for stage in ("prod", "sandbox"):
         apigw.create_stage(restApiId=api, stageName=stage, deploymentId=deployment)
+    apigw.update_stage(restApiId=api, stageName="prod", patchOperations=[
+        {"op": "replace", "path": "/accessLogSettings/destinationArn",
+         "value": f"arn:aws:logs:{region}:{ACCOUNT}:log-group:wallet-api-access"},
+        {"op": "replace", "path": "/accessLogSettings/format",
+         "value": "$context.requestId $context.identity.sourceIp $context.httpMethod $context.status"},
+    ])
+    for domain, policy in (("api.pay.example.test", "TLS_1_2"), ("legacy-api.pay.example.test", "TLS_1_0")):
+        apigw.create_domain_name(domainName=domain, regionalCertificateArn=cert, securityPolicy=policy,
+                                 endpointConfiguration={"types": ["REGIONAL"]})
     wafv2.associate_web_acl(
         WebACLArn=good_acl, ResourceArn=f"arn:aws:apigateway:{region}::/restapis/{api}/stages/prod"
     )

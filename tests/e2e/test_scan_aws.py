@@ -15,6 +15,12 @@ from compliance.store import Store
 
 PCI_FAMILY = {
     "aws.ecr.repository_policy": "1.",
+    "aws.apigateway.access_logging": "10.",
+    "aws.apigateway.method_authorization": "7.",
+    "aws.apigateway.domain_tls": "4.",
+    "aws.elb.listener_tls": "4.",
+    "aws.elb.access_logs": "10.",
+    "aws.elb.desync": "6.",
     "aws.eks.supported_version": "6.",
     "aws.cloudwatch": "10.",
     "aws.guardduty": "11.",

@@ -4,7 +4,7 @@ Both scans run as `comply` processes against the same moto server (which adds 40
 answer, as bench_scan does), in the same run, so the printed ratio is what scanning twenty-one
 accounts costs over scanning one whatever the machine's load. Goal: at most 3x, and the scanning
 process's peak memory under 500 MB. Then the same organisation as shards in 1 and in 4 local
-processes (`--processes`): goal at least 3x faster with 4.
+processes (`--workers`): goal at least 3x faster with 4.
 """
 
 from __future__ import annotations
@@ -65,9 +65,9 @@ def run() -> None:
             flush=True,
         )
         print(f"  organisation scan: {last}", flush=True)
-        one_process, one_rss, _ = _timed_scan(slow, "--organization", "--processes", "1")
-        four, four_rss, _ = _timed_scan(slow, "--organization", "--processes", "4")
-        print(f"as shards in local processes: --processes 1 {one_process:.1f} s, --processes 4 {four:.1f} s: "
+        one_process, one_rss, _ = _timed_scan(slow, "--organization", "--workers", "1")
+        four, four_rss, _ = _timed_scan(slow, "--organization", "--workers", "4")
+        print(f"as shards in local processes: --workers 1 {one_process:.1f} s, --workers 4 {four:.1f} s: "
               f"x{one_process / four:.1f} faster (goal >= 3); peak of the finishing process "
               f"{four_rss:.0f} MB (the shard processes are its children, each one account)", flush=True)
 

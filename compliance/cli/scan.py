@@ -551,8 +551,9 @@ def scan_aws_command(
         30, "--ecr-max-finding-age", min=0, max=3650,
         help="Days an image finding at or above --ecr-min-severity may stay open before it fails.",
     ),
-    workers: int = typer.Option(
-        16, "--workers", min=1, max=64, help="Concurrent API calls (per account with --organization)."
+    concurrency: int = typer.Option(
+        16, "--concurrency", min=1, max=64,
+        help="Concurrent API calls into one account (AWS throttles per account and region).",
     ),
     organization: bool = typer.Option(
         False,
@@ -576,14 +577,18 @@ def scan_aws_command(
         False, "--plan", help="With --organization: record the scan as shards in --db and collect nothing."
     ),
     shard_by: str = typer.Option(
-        "account", "--shard-by", help="With --plan or --processes: account, or account-region."
+        "account", "--shard-by", help="With --plan or --workers: account, or account-region."
     ),
     emit_job: Path | None = typer.Option(
         None, "--emit-job", help="With --plan: write the Kubernetes Indexed Job that runs the shards."
     ),
-    processes: int | None = typer.Option(
-        None, "--processes", min=1, max=64,
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, max=64,
         help="With --organization: run the shards in this many local processes, then finish.",
+    ),
+    processes: int | None = typer.Option(
+        None, "--processes", min=1, max=64, hidden=True,
+        help="Old name of --workers (with --organization); removed in the next release.",
     ),
 ) -> Target | ScanJob:
     """Scan an AWS account or organisation (or an emulator) and map the results to PCI DSS and ISO 27001."""
@@ -604,11 +609,18 @@ def scan_aws_command(
         "endpoint_url": endpoint_url,
         "ecr_min_severity": ecr_threshold,
         "ecr_max_finding_age": ecr_max_finding_age,
-        "workers": workers,
+        "workers": concurrency,
     }
+    if processes is not None:
+        if workers is not None and workers != processes:
+            raise UsageError("--processes is the old name of --workers: give only --workers")
+        workers = processes
     if not organization:
-        if accounts or exclude_accounts or plan or processes or emit_job:
-            raise UsageError("--accounts, --exclude-accounts, --plan and --processes need --organization")
+        if workers is not None:
+            raise UsageError("--workers N runs an organisation's shards in N processes and needs "
+                             "--organization; concurrent API calls into one account are --concurrency N")
+        if accounts or exclude_accounts or plan or emit_job:
+            raise UsageError("--accounts, --exclude-accounts, --plan and --emit-job need --organization")
         return AwsTarget(**common)
     target = AwsOrganizationTarget(
         **common,
@@ -624,12 +636,12 @@ def scan_aws_command(
         raise UsageError(f"--shard-by must be one of {', '.join(SHARD_BY)}, got {shard_by!r}")
     if emit_job is not None and not plan:
         raise UsageError("--emit-job needs --plan")
-    if plan and processes:
-        raise UsageError("--plan records the shards for other machines; --processes runs them here: pick one")
+    if plan and workers:
+        raise UsageError("--plan records the shards for other machines; --workers runs them here: pick one")
     if plan:
         return PlanJob(target, shard_by, emit_job)
-    if processes:
-        return PoolJob(target, shard_by, processes)
+    if workers:
+        return PoolJob(target, shard_by, workers)
     return target
 
 

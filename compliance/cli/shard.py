@@ -2,8 +2,9 @@
 
 `comply scan aws --organization --plan` records the shards; `comply shard run SCAN --index I` runs
 one (a Kubernetes Indexed Job's pod gives I in JOB_COMPLETION_INDEX); the last shard to commit
-finishes the scan, or `comply scan finish SCAN` does. `--processes N` runs the same shard command in
-N local processes (processes, so one account's memory cannot take the others down) and finishes.
+finishes the scan, or `comply scan finish SCAN` does. `comply scan aws --organization --workers N` runs
+the same shard command in N local processes (processes, so one account's memory cannot take the others
+down) and finishes.
 """
 
 from __future__ import annotations
@@ -51,10 +52,10 @@ def _output_record(output: scan_cli.Output) -> dict[str, Any]:
     }
 
 
-def _remote_store_refused(output: scan_cli.Output, where: str) -> None:
-    if output.store.url.startswith("sqlite"):
+def _remote_store_refused(url: str, where: str) -> None:
+    if url.startswith("sqlite"):
         raise UsageError(f"{where} needs a store every machine reaches: give --db postgresql+psycopg://... "
-                         "(a SQLite file serves one machine only: use --processes N there)")
+                         "(a SQLite file serves one machine only: use --workers N there)")
 
 
 @dataclass
@@ -72,7 +73,7 @@ class PlanJob:
         if output.streaming:
             raise UsageError("a planned scan writes its outputs when it finishes: give --out DIR, not -")
         if self.emit_job is not None:
-            _remote_store_refused(output, "--emit-job")
+            _remote_store_refused(output.store.url, "--emit-job")
         count = plan_organization(self.target, output.store, output.scan_id, self.shard_by,
                                   _output_record(output))
         print(f"planned scan {output.scan_id}: {count} shards by {self.shard_by} in {output.store.url}")
@@ -86,7 +87,7 @@ class PlanJob:
 
 @dataclass
 class PoolJob:
-    """`--processes N`: plan, run every shard as its own `comply shard run` process, then finish."""
+    """`--workers N`: plan, run every shard as its own `comply shard run` process, then finish."""
 
     target: Any
     shard_by: str
@@ -181,6 +182,7 @@ DB = typer.Option(None, "--db", help="Store URL (default: COMPLY_DB or the local
 
 @shard_app.command("run")
 def run_command(
+    ctx: typer.Context,
     scan_id: str = typer.Argument(..., help="The planned scan."),
     index: int | None = typer.Option(
         None, "--index", min=0, envvar="JOB_COMPLETION_INDEX",
@@ -198,6 +200,10 @@ def run_command(
     if index is None:
         raise UsageError("which shard? give --index I or set JOB_COMPLETION_INDEX")
     store = _store(db)
+    from typer import _click as click  # typer vendors click
+
+    if ctx.get_parameter_source("index") is click.core.ParameterSource.ENVIRONMENT:
+        _remote_store_refused(store.url, "a shard of a Kubernetes Indexed Job (JOB_COMPLETION_INDEX is set)")
     outcome = run_shard(store, scan_id, index)
     console = Console(stderr=True, quiet=quiet)
     if not outcome.committed:

@@ -74,7 +74,7 @@ def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     f["textdb"].write_text("not a database\n" * 20)
     f["cfg_unknown"].write_text("fail_on: high\nfail_onn: low\n")
     f["cfg_dup"].write_text("fail_on: high\nfail_on: low\n")
-    f["cfg_type"].write_text("aws:\n  workers: many\n")
+    f["cfg_type"].write_text("aws:\n  concurrency: many\n")
     f["cfg_top"].write_text("region: eu-west-1\n")
     f["notjson"].write_text("{not json")
     f["object"].write_text('{"findings": []}')
@@ -114,8 +114,9 @@ LONG = "x" * 300
 CASES: list[tuple[list[str], dict[str, str | None], str]] = [
     # scan aws: flags and values
     ([*SCAN, "--bogus"], {}, "No such option: --bogus"),
-    ([*SCAN, "--workers", "0"], {}, "Invalid value for '--workers'"),
-    ([*SCAN, "--workers", "abc"], {}, "Invalid value for '--workers'"),
+    ([*SCAN, "--concurrency", "0"], {}, "Invalid value for '--concurrency'"),
+    ([*SCAN, "--concurrency", "abc"], {}, "Invalid value for '--concurrency'"),
+    ([*SCAN, "--workers", "4"], {}, "needs --organization; concurrent API calls into one account are"),
     ([*SCAN, "--fail-on", "severe"], {}, "--fail-on: unknown severity 'severe'"),
     ([*SCAN, "--fail-on", ""], {}, "--fail-on: unknown severity"),
     ([*SCAN, "--format", "docx"], {}, "unknown report format 'docx'"),
@@ -164,11 +165,11 @@ CASES: list[tuple[list[str], dict[str, str | None], str]] = [
     ([*SCAN, "--config", "missing.yaml"], {}, "cannot read config file missing.yaml"),
     ([*SCAN, "--config", "{cfg_unknown}"], {}, "line 2: unknown key 'fail_onn'"),
     ([*SCAN, "--config", "{cfg_dup}"], {}, "duplicate key 'fail_on'"),
-    ([*SCAN, "--config", "{cfg_type}"], {}, "line 2: workers"),
+    ([*SCAN, "--config", "{cfg_type}"], {}, "line 2: concurrency"),
     ([*SCAN, "--config", "{cfg_top}"], {}, "unknown key 'region': it belongs under aws:"),
     (SCAN, {"COMPLY_FAIL_ON": "severe"}, "--fail-on: unknown severity 'severe'"),
     (SCAN, {"COMPLY_TIMEOUT": "soon"}, "COMPLY_TIMEOUT: timeout"),
-    (SCAN, {"COMPLY_WORKERS": "0"}, "COMPLY_WORKERS: workers"),
+    (SCAN, {"COMPLY_CONCURRENCY": "0"}, "COMPLY_CONCURRENCY: concurrency"),
     # scan aws: credentials, regions, endpoint
     (
         ["scan", "aws", "--endpoint-url", DEAD, "--region", "mars-north-1"],

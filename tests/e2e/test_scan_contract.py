@@ -303,7 +303,7 @@ def test_a_baseline_gates_only_on_new_failures(deployment, tmp_path, monkeypatch
 def test_flag_beats_variable_beats_config_file(deployment, tmp_path, monkeypatch):
     monkeypatch.setenv("COMPLY_DB", f"sqlite:///{tmp_path / 'comply.db'}")
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "comply.yaml").write_text("fail-on: none\nquiet: true\naws:\n  workers: 4\n")
+    (tmp_path / "comply.yaml").write_text("fail-on: none\nquiet: true\naws:\n  concurrency: 4\n")
     from_file = runner.invoke(app, scan_args(deployment, "o1"))
     assert from_file.exit_code == 0 and len(from_file.stdout.strip().splitlines()) == 1, from_file.output
     monkeypatch.setenv("COMPLY_FAIL_ON", "critical")

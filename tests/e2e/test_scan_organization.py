@@ -12,10 +12,8 @@ from typer.testing import CliRunner
 from werkzeug.serving import make_server
 
 from compliance.cli import app
-from compliance.demo import moto_server
-from compliance.organization_demo import build
+from tests.e2e.conftest import REGION, moto_organization
 
-REGION = "us-east-1"
 DENIED = (
     "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>not authorized to "
     "perform sts:AssumeRole</Message></Error><RequestId>denied-1</RequestId></ErrorResponse>"
@@ -50,18 +48,10 @@ class _RefusingMoto(ThreadedMotoServer):
 
 @pytest.fixture(scope="module")
 def organization():
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in (
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_DEFAULT_REGION", REGION),
-        ):
-            env.setenv(name, value)
-        with moto_server(_RefusingMoto) as endpoint:
-            org = build(["payments", "ledger", "locked"], REGION, endpoint, open_ssh_in=("ledger",))
-            _RefusingMoto.refused_account = org.members["locked"]
-            yield endpoint, org
-            _RefusingMoto.refused_account = ""
+    with moto_organization(["payments", "ledger", "locked"], ("ledger",), _RefusingMoto) as (endpoint, org):
+        _RefusingMoto.refused_account = org.members["locked"]
+        yield endpoint, org
+        _RefusingMoto.refused_account = ""
 
 
 def test_a_member_that_refuses_the_role_is_an_error_for_that_account_alone(organization, tmp_path):

@@ -7,9 +7,11 @@ the right resource and that the correctly built resources beside them raise no f
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import socket
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -100,6 +102,14 @@ PLANTED: tuple[Planted, ...] = (
     Planted("aws.elb.listener_tls", "loadbalancer/legacy-clb"),
     Planted("aws.elb.access_logs", "loadbalancer/legacy-clb"),
     Planted("aws.elb.desync_mitigation", "loadbalancer/legacy-clb"),
+    Planted("aws.lambda.policy_not_public", "function:legacy-webhook"),
+    Planted("aws.lambda.supported_runtime", "function:legacy-webhook"),
+    Planted("aws.lambda.cde_in_vpc", "function:legacy-webhook"),
+    Planted("aws.opensearch.encrypted_at_rest", "domain/ops-search"),
+    Planted("aws.opensearch.node_to_node_encryption", "domain/ops-search"),
+    Planted("aws.opensearch.https_tls12", "domain/ops-search"),
+    Planted("aws.opensearch.not_public", "domain/ops-search"),
+    Planted("aws.opensearch.audit_logs", "domain/ops-search"),
 )
 
 CLEAN: tuple[str, ...] = (
@@ -118,6 +128,8 @@ CLEAN: tuple[str, ...] = (
     "/methods/POST",
     "domainnames/api.pay.example.test",
     "loadbalancer/payments-clb",
+    "function:card-tokenizer",
+    "domain/card-search",
     "cluster/payments-eks",
     "k8s:wallet/",
     "k8s:_cluster/Namespace/wallet",
@@ -317,6 +329,50 @@ def _classic_load_balancers(elb: Any, subnets: list[str], group: str, cert: str)
                                                PolicyNames=["tls-1-2"])
 
 
+def _zip(source: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("handler.py", source)
+    return buffer.getvalue()
+
+
+def _functions(lam: Any, iam: Any, subnets: list[str], group: str) -> None:
+    """card-tokenizer: a CDE function in the VPC on a current runtime; legacy-webhook: a CDE function on a
+    deprecated runtime, outside the VPC, invocable by anyone."""
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "lambda.amazonaws.com"}}]}
+    role = iam.create_role(RoleName="wallet-functions", AssumeRolePolicyDocument=json.dumps(trust))
+    common = {"Role": role["Role"]["Arn"], "Handler": "handler.handle",
+              "Code": {"ZipFile": _zip("def handle(event, context):\n    return {}\n")}}
+    lam.create_function(FunctionName="card-tokenizer", Runtime="python3.13", Tags={"pci-scope": "true"},
+                        VpcConfig={"SubnetIds": subnets, "SecurityGroupIds": [group]}, **common)
+    lam.create_function(FunctionName="legacy-webhook", Runtime="python3.8",
+                        Tags={"data-classification": "cardholder"}, **common)
+    lam.add_permission(FunctionName="legacy-webhook", StatementId="anyone-invokes",
+                       Action="lambda:InvokeFunction", Principal="*")
+
+
+def _search_domains(search: Any, subnets: list[str], group: str, region: str) -> None:
+    """card-search is built correctly; ops-search keeps every default and an access policy open to all."""
+    search.create_domain(
+        DomainName="card-search",
+        EncryptionAtRestOptions={"Enabled": True},
+        NodeToNodeEncryptionOptions={"Enabled": True},
+        DomainEndpointOptions={"EnforceHTTPS": True, "TLSSecurityPolicy": "Policy-Min-TLS-1-2-PFS-2023-10"},
+        VPCOptions={"SubnetIds": subnets[:1], "SecurityGroupIds": [group]},
+        AdvancedSecurityOptions={"Enabled": True, "InternalUserDatabaseEnabled": False},
+        LogPublishingOptions={"AUDIT_LOGS": {
+            "Enabled": True,
+            "CloudWatchLogsLogGroupArn": f"arn:aws:logs:{region}:{ACCOUNT}:log-group:search-audit",
+        }},
+    )
+    search.create_domain(DomainName="ops-search", AccessPolicies=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "es:*",
+                       "Resource": f"arn:aws:es:{region}:{ACCOUNT}:domain/ops-search/*"}],
+    }))
+
+
 def provision(endpoint_url: str, region: str = REGION) -> dict[str, Any]:
     """Build the reference deployment; returns the names and ids a caller may want to look up."""
     session = boto3.Session(region_name=region)
@@ -457,6 +513,8 @@ def provision(endpoint_url: str, region: str = REGION) -> dict[str, Any]:
         )
 
     _classic_load_balancers(client("elb"), subnets, web_sg, cert)
+    _functions(client("lambda"), iam, subnets, db_sg)
+    _search_domains(client("opensearch"), subnets, db_sg, region)
 
     api = apigw.create_rest_api(name="wallet-public-api", endpointConfiguration={"types": ["REGIONAL"]})["id"]
     root = apigw.get_resources(restApiId=api)["items"][0]["id"]

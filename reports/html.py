@@ -21,6 +21,7 @@ from compliance.findings import Finding, Status
 from compliance.scan import RequirementResult, RocResult
 from reports import workpapers as wp
 from reports.attestations import Attestation, load_attestations
+from reports.pdf_listing import LEADING, ListingPage, paginate
 from reports.view import (
     ScanView,
     check_meta,
@@ -248,13 +249,24 @@ def build_context(view: ScanView, *, organisation: str | None, attestations: lis
         "evidence": shown, "evidence_hidden": len(scan.evidence) - len(shown),
         "evidence_anchor": {e.record.id: f"ev-{e.ref}" for e in index[:len(shown)]},
         "evidence_ref": refs,
+        "leading": LEADING, "listing_pages": _listing_pages(list(pops.values()), index) if pdf else {},
     }
+
+
+def _listing_pages(pops: list[wp.Population], index: list[wp.EvidenceEntry]) -> dict[str, list[ListingPage]]:
+    """The PDF's long listings, paginated here and drawn by reports.pdf_listing's finisher."""
+    return {"populations": paginate("populations", wp.population_blocks(pops)),
+            "evidence": paginate("evidence", wp.index_blocks(index), repeat=wp.INDEX_HEADER, spacing=0)}
 
 
 def _raw_json(record: Any) -> str:
     import json
 
     return json.dumps(record.as_dict(), indent=2, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def render_context(context: dict[str, Any]) -> str:
+    return _env.get_template("report.html.j2").render(context)
 
 
 def render_html(view: ScanView, *, organisation: str | None = None,

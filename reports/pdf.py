@@ -1,4 +1,5 @@
-"""The report as PDF: WeasyPrint renders the same HTML with the print stylesheet."""
+"""The report as PDF: WeasyPrint renders the same HTML with the print stylesheet; the long listings
+(populations, evidence index) are drawn into the pages it reserves for them (reports.pdf_listing)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import logging
 
 from weasyprint import HTML
 
-from reports.attestations import Attestation
-from reports.html import render_html
+from reports.attestations import Attestation, load_attestations
+from reports.html import build_context, render_context
+from reports.pdf_listing import finisher
 from reports.view import ScanView
 
 
@@ -15,7 +17,10 @@ def render_pdf(view: ScanView, *, organisation: str | None = None,
                attestations: list[Attestation] | None = None, signer_fingerprint: str | None = None,
                preparer: str | None = None) -> bytes:
     """Title, author (the preparer), subject and creation date come from the HTML's <title> and <meta>."""
-    html = render_html(view, organisation=organisation, attestations=attestations, pdf=True,
-                       signer_fingerprint=signer_fingerprint, preparer=preparer)
+    if attestations is None:
+        attestations = load_attestations(None, view.scan)
+    context = build_context(view, organisation=organisation, attestations=attestations, pdf=True,
+                            signer_fingerprint=signer_fingerprint, preparer=preparer)
     logging.getLogger("fontTools").setLevel(logging.WARNING)
-    return HTML(string=html).write_pdf()
+    pages = [p for listing in context["listing_pages"].values() for p in listing]
+    return HTML(string=render_context(context)).write_pdf(finisher=finisher(pages))

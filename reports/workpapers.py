@@ -25,6 +25,7 @@ from compliance.collect.record import EvidenceRecord
 from compliance.findings import Finding, Status
 from compliance.scan import RequirementResult, Scan, WaiverUse
 from reports.attestations import Attestation
+from reports.pdf_listing import CHARS_PER_LINE, Block, Line, text_lines
 from reports.view import ScanView, check_meta, requirement_title
 
 EVIDENCE_REFS_SHOWN = 12
@@ -92,6 +93,8 @@ class Workpaper:
     waivers: list[WaiverUse]
     attestations: list[Attestation]
     compensating: tuple[str, ...]
+    has_checks: bool = True
+    """False when no automated check tests the requirement (the PDF then gives it one short line)."""
 
 
 @dataclass(frozen=True)
@@ -147,29 +150,54 @@ def populations(view: ScanView, refs: dict[str, str]) -> dict[str, Population]:
 
 
 def listing(pop: Population) -> str:
-    """The population as fixed-width lines for the PDF: status, resource, evidence refs, and the reason
-    of every result that is not a pass (passing reasons are in the HTML and findings.csv)."""
+    """The population as fixed-width lines for the PDF, one a resource: status, resource, evidence refs,
+    and the reason of every result that is not a pass (passing reasons are in the HTML and findings.csv)."""
     width = min(72, max((len(r.finding.resource_id) for r in pop.rows), default=10))
+    ref_width = min(24, max((len(" ".join(r.evidence_refs)) for r in pop.rows), default=2))
     lines = []
     for row in pop.rows:
         f = row.finding
         status = f.status.value + ("*" if row.waived else "")
-        line = f"{status:<7}{f.resource_id:<{width}}  {' '.join(row.evidence_refs)}"
+        line = f"{status:<7}{f.resource_id:<{width}}  {' '.join(row.evidence_refs):<{ref_width}}"
         if f.status is not Status.PASS:
-            line += f"\n{'':7}{f.reason}"
-        lines.append(line)
+            line += f"  {f.reason}"
+        lines.append(line.rstrip())
     return "\n".join(lines)
 
 
-def index_listing(entries: list[EvidenceEntry]) -> str:
-    """The evidence index as fixed-width lines for the PDF (no per-line anchors: each costs layout time)."""
+def index_listing(entries: list[EvidenceEntry], width: int = CHARS_PER_LINE) -> str:
+    """The evidence index as fixed-width lines for the PDF, one a record where it fits in `width`, else
+    the record id on one line and the rest on the next."""
     lines = []
     for e in entries:
         r = e.record
         outcome = r.outcome.value + (f" {r.error_code}" if r.error_code else "")
-        request = r.request_id or "-"
-        lines.append(f"{e.ref:<7}{r.id}\n{'':7}{r.collected_at}  {outcome}  {request}  {r.sha256}")
+        rest = f"{r.collected_at}  {outcome}  {r.request_id or '-'}  {r.sha256}"
+        one = f"{e.ref:<7}{r.id}  {rest}"
+        lines.append(one if len(one) <= width else f"{e.ref:<7}{r.id}\n{'':7}{rest}")
     return "\n".join(lines)
+
+
+def population_blocks(pops: list[Population]) -> list[Block]:
+    """The populations as listing blocks for the PDF: heading, summary line, then the listing."""
+    blocks = []
+    for pop in pops:
+        c = pop.counts
+        summary = (f"{pop.check_id}: {pop.size} resources, {c['PASS']} passing, {c['FAIL']} failing"
+                   + (f" ({pop.waived} waived)" if pop.waived else "") + f", {c['ERROR']} not assessable"
+                   + (f", {c['MANUAL']} manual" if c["MANUAL"] else "")
+                   + f". Read with {', '.join(pop.operations) or 'no recorded API call'}.")
+        blocks.append(Block([Line(f"{pop.ref}: {pop.title}  [{pop.severity}]", bold=True), Line(summary)],
+                            text_lines(listing(pop)), anchor=pop.anchor))
+    return blocks
+
+
+INDEX_HEADER = (Line("Ref    Record id  Collected (UTC)  outcome  request id  SHA-256", bold=True),)
+
+
+def index_blocks(entries: list[EvidenceEntry]) -> list[Block]:
+    """The evidence index as listing blocks for the PDF: one two-line block per record."""
+    return [Block((), text_lines(index_listing([e]))) for e in entries]
 
 
 def _plural(n: int, word: str) -> str:
@@ -229,7 +257,7 @@ def _workpaper(view: ScanView, r: RequirementResult, pops: dict[str, Population]
         testing=testing, populations=used, evidence_refs=refs[:EVIDENCE_REFS_SHOWN],
         evidence_hidden=max(0, len(refs) - EVIDENCE_REFS_SHOWN), waivers=waivers_for(view.scan, checks),
         attestations=[attestations[a] for a in r.attestation_ids if a in attestations],
-        compensating=r.compensating)
+        compensating=r.compensating, has_checks=bool(checks))
 
 
 def worksheets(view: ScanView) -> list[Worksheet]:

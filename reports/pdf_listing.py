@@ -1,0 +1,187 @@
+"""Long fixed-width listings (the populations and the evidence index) drawn straight into the PDF.
+
+WeasyPrint lays out and paints text glyph by glyph in Python: a 10,000-finding scan's populations and
+evidence index (about a million characters) took two thirds of the PDF's time. These listings need no
+layout engine: they are monospaced lines. So the report reserves empty, fixed-height blocks for them (one
+per page, `break-before: page`), WeasyPrint numbers and decorates those pages like any other (running
+title, "Page N of M", table of contents), and a finisher writes each page's lines into its content stream
+in Courier, one of the PDF's standard fonts (nothing to embed, text reads back with any PDF reader).
+
+Pagination is ours and pure (`paginate`): a block's heading stays with its first lines, long lines wrap
+with an indent, and the anchors of a block (`pop-3`) are placed at the line they start on, so links from
+the workpapers land on the right line. Characters outside Windows-1252 (the standard fonts' encoding) are
+drawn as "?": resource ids are ASCII in practice, and report.html and findings.csv keep the exact text.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+FONT_SIZE = 7.2
+"""Points; Courier's advance is 0.6 em, so 4.32 pt a character."""
+LEADING = 8.6
+CHARS_PER_LINE = 172
+"""A4 landscape less 14 mm margins is 762 pt wide: 176 Courier characters at 7.2 pt, less a safety band."""
+LINES_PER_PAGE = 57
+"""176 mm of page body (498 pt) at 8.6 pt a line is 57 lines."""
+FIRST_PAGE_ALLOWANCE = 12
+"""Lines left free on a section's first page for its heading and note, which WeasyPrint lays out."""
+KEEP_WITH_HEADING = 3
+INDENT = " " * 7
+FONTS = {"regular": "CmplMono", "bold": "CmplMonoB"}
+
+
+@dataclass(frozen=True)
+class Line:
+    text: str
+    bold: bool = False
+
+
+@dataclass(frozen=True)
+class Block:
+    """Lines that belong together: `head` lines (kept with the first body lines) then the body."""
+
+    head: Sequence[Line]
+    body: Sequence[Line]
+    anchor: str | None = None
+
+
+@dataclass
+class ListingPage:
+    id: str
+    lines: list[Line] = field(default_factory=list)
+    anchors: list[tuple[str, int]] = field(default_factory=list)
+    """(anchor, line number on the page) of each block that starts here."""
+
+    @property
+    def height(self) -> float:
+        """The reserved block's height in points."""
+        return round(len(self.lines) * LEADING, 2)
+
+
+def wrap(line: Line, width: int = CHARS_PER_LINE) -> list[Line]:
+    """A long line as several, the continuation lines indented like a population's reason line."""
+    text = line.text.rstrip()
+    if len(text) <= width:
+        return [Line(text, line.bold)]
+    out = [Line(text[:width], line.bold)]
+    rest = text[width:]
+    step = width - len(INDENT)
+    while rest:
+        out.append(Line(INDENT + rest[:step], line.bold))
+        rest = rest[step:]
+    return out
+
+
+def text_lines(text: str, bold: bool = False) -> list[Line]:
+    return [w for raw in text.split("\n") for w in wrap(Line(raw, bold))]
+
+
+def paginate(name: str, blocks: Iterable[Block], *, repeat: Sequence[Line] = (),
+             spacing: int = 1) -> list[ListingPage]:
+    """Pages of at most LINES_PER_PAGE lines (fewer on the first), `repeat` (column headings) at the top of
+    each page, `spacing` blank lines between blocks; a block whose heading and first lines do not fit starts
+    on a new page."""
+    pages: list[ListingPage] = []
+
+    def new_page() -> ListingPage:
+        page = ListingPage(f"{name}-page-{len(pages) + 1}", list(repeat))
+        pages.append(page)
+        return page
+
+    def room(page: ListingPage) -> int:
+        limit = LINES_PER_PAGE - (FIRST_PAGE_ALLOWANCE if len(pages) == 1 else 0)
+        return limit - len(page.lines)
+
+    page = new_page()
+    for block in blocks:
+        head = [w for line in block.head for w in wrap(line)]
+        body = [w for line in block.body for w in wrap(line)]
+        gap = spacing if len(page.lines) > len(repeat) else 0
+        if room(page) < gap + len(head) + min(len(body), KEEP_WITH_HEADING):
+            page, gap = new_page(), 0
+        page.lines.extend([Line("")] * gap)
+        if block.anchor:
+            page.anchors.append((block.anchor, len(page.lines)))
+        for line in head + body:
+            if room(page) <= 0:
+                page = new_page()
+            page.lines.append(line)
+    return pages
+
+
+def _pdf_string(text: str) -> bytes:
+    raw = text.encode("cp1252", errors="replace")
+    return b"(" + raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)") + b")"
+
+
+def content_stream(page: ListingPage, x: float, top: float) -> bytes:
+    """PDF operators drawing the page's lines from (x, top) in PDF points (origin bottom left)."""
+    baseline = top - FONT_SIZE * 0.8
+    out = [b"BT", f"{LEADING} TL 1 0 0 1 {x:.2f} {baseline:.2f} Tm".encode()]
+    bold = None
+    for line in page.lines:
+        if line.bold != bold:
+            bold = line.bold
+            out.append(f"/{FONTS['bold' if bold else 'regular']} {FONT_SIZE} Tf".encode())
+        out.append(_pdf_string(line.text) + b" Tj T*")
+    out.append(b"ET")
+    return b"\n".join(out)
+
+
+def finisher(listing_pages: Sequence[ListingPage]):
+    """A WeasyPrint finisher: draws each ListingPage into the PDF page WeasyPrint reserved for it, found by
+    the anchor named after the page's id (its position is where the first line goes)."""
+    wanted = {p.id: p for p in listing_pages}
+
+    def finish(document: Any, pdf: Any) -> None:
+        import pydyf
+
+        if not wanted:
+            return
+        fonts = {}
+        for key, base in (("regular", "/Courier"), ("bold", "/Courier-Bold")):
+            font = pydyf.Dictionary({"Type": "/Font", "Subtype": "/Type1", "BaseFont": base,
+                                     "Encoding": "/WinAnsiEncoding"})
+            pdf.add_object(font)
+            fonts[FONTS[key]] = font.reference
+        save = pydyf.Stream([b"q"])
+        pdf.add_object(save)
+        numbers = pdf.pages["Kids"][::3]
+        for number, page in zip(numbers, document.pages, strict=True):
+            ids = [a for a in page.anchors if a in wanted]
+            if not ids:
+                continue
+            pdf_page = pdf.objects[number]
+            streams = []
+            for anchor in ids:
+                x, y = page.anchors[anchor][:2]
+                height_pt = page.height * 0.75
+                streams.append(content_stream(wanted[anchor], x * 0.75, height_pt - y * 0.75))
+            body = zlib.compress(b"Q\n" + b"\n".join(streams))
+            drawn = pydyf.Stream([body], pydyf.Dictionary({"Filter": "/FlateDecode"}))
+            pdf.add_object(drawn)
+            pdf_page["Contents"] = pydyf.Array([save.reference, pdf_page["Contents"], drawn.reference])
+            _add_fonts(pdf, pdf_page["Resources"], fonts)
+
+    return finish
+
+
+def _add_fonts(pdf: Any, resources_ref: bytes, fonts: dict[str, bytes]) -> None:
+    """Add our two fonts to the page's font dictionary (WeasyPrint shares one among all pages)."""
+    import pydyf
+
+    resources = _deref(pdf, resources_ref)
+    if resources.get("Font") is None:
+        resources["Font"] = pydyf.Dictionary()
+    _deref(pdf, resources["Font"]).update(fonts)
+
+
+def _deref(pdf: Any, value: Any) -> Any:
+    """The object a reference (b"12 0 R") points at; anything else as it is."""
+    if isinstance(value, bytes) and value.endswith(b" R"):
+        return pdf.objects[int(value.split()[0])]
+    return value

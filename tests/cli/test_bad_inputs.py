@@ -123,6 +123,7 @@ CASES: list[tuple[list[str], dict[str, str | None], str]] = [
     ([*SCAN, "--format", " , "], {}, "no report format given"),
     ([*SCAN, "--framework", "sox"], {}, "unknown framework 'sox'"),
     ([*SCAN, "--ecr-min-severity", "huge"], {}, "--ecr-min-severity: unknown severity"),
+    ([*SCAN, "--ecr-max-finding-age", "-1"], {}, "Invalid value for '--ecr-max-finding-age'"),
     ([*SCAN, "--timeout", "0"], {}, "--timeout must be between 0 and 3600 seconds"),
     ([*SCAN, "--timeout", "-5"], {}, "--timeout must be between"),
     ([*SCAN, "--timeout", "99999"], {}, "--timeout must be between"),

@@ -60,6 +60,7 @@ def test_several_targets_make_one_scan_keyed_by_target():
     assert scan.scope["probe"] == {"url": "https://probe.invalid"}
     assert scan.identity["probe"] == {"who": "tester"}
     assert scan.options["depth"] == 1 and scan.options["ecr_min_severity"] == "HIGH"
+    assert scan.options["ecr_max_finding_age_days"] == 30
     assert any(r.source == "probe" for r in scan.evidence) and any(r.source == "aws" for r in scan.evidence)
     assert ("probe", 1, 1) in seen and any(name == "aws" for name, _, _ in seen)
 

@@ -106,3 +106,11 @@ def test_repository_policy_unknown_is_an_error():
     finding = only(POLICY, inv)
     assert finding.status is Status.ERROR
     assert "policy unknown: " in finding.reason and "AccessDenied" in finding.reason
+
+
+def test_the_scan_option_reaches_the_check():
+    """--ecr-max-finding-age is stored with the scan's options, which the inventory hands to the check."""
+    from compliance.targets.aws import AwsTarget
+
+    assert AwsTarget(ecr_max_finding_age=7).check_options() == {"ecr_min_severity": "HIGH",
+                                                                "ecr_max_finding_age_days": 7}

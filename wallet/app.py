@@ -143,16 +143,17 @@ def requires(scope: str) -> Callable[[F], F]:
 
 def _finish(response: Response) -> Response:
     response.headers["X-Request-Id"] = g.get("request_id", "")
-    principal = g.get("principal")
-    logs.event(
-        "request",
-        method=request.method,
-        path=request.path,
-        status=response.status_code,
-        ms=round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2),
-        client=principal.client_id if principal else None,
-        request_id=g.get("request_id"),
-    )
+    if logs.enabled(logging.INFO):
+        principal = g.get("principal")
+        logs.event(
+            "request",
+            method=request.method,
+            path=request.path,
+            status=response.status_code,
+            ms=round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2),
+            client=principal.client_id if principal else None,
+            request_id=g.get("request_id"),
+        )
     return add_security_headers(response)
 
 

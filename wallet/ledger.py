@@ -14,8 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from wallet import audit
-from wallet.db import TenantScopeError, driver_execute, on_postgres, run_in_transaction
-from wallet.models import Movement, Posting, Wallet, new_id, utcnow
+from wallet.db import TenantScopeError, call_autocommit, driver_execute, run_in_transaction
+from wallet.models import Movement, MovementRecord, Posting, Wallet, new_id, utcnow
 
 
 class LedgerError(Exception):
@@ -40,7 +40,7 @@ class Declined(LedgerError):
 
 @dataclass(frozen=True)
 class Result:
-    movement: Movement
+    movement: MovementRecord
     replayed: bool
 
 
@@ -115,7 +115,7 @@ def _lock(session: Session, a: str, b: str) -> dict[str, Locked]:
 
 
 def _post(
-    session: Session, movement: Movement, legs: list[tuple[Locked, int]], entry: dict[str, Any]
+    session: Session, movement: MovementRecord, legs: list[tuple[Locked, int]], entry: dict[str, Any]
 ) -> None:
     """Write the movement, its postings, the new balances and its audit entry."""
     if sum(amount for _, amount in legs) != 0:
@@ -127,7 +127,6 @@ def _post(
             raise LedgerError("insufficient funds")
         postings.append({"wallet_id": wallet.id, "amount_minor": amount, "balance_after": balance})
     conn = session.connection()
-    movement.created_at = utcnow()
     row = {c.key: getattr(movement, c.key) for c in _MOVEMENTS.columns}
     conn.execute(insert(_MOVEMENTS).values(row))
     common = {"tenant_id": movement.tenant_id, "movement_id": movement.id, "created_at": movement.created_at}
@@ -148,7 +147,7 @@ _PG_TRANSFER = """
 """
 
 
-def _transfer_in_database(session: Session, movement: Movement, entry: dict[str, Any]) -> Result:
+def _transfer_in_database(session: Session, movement: MovementRecord, entry: dict[str, Any]) -> Result:
     params = {
         "id": movement.id,
         "tenant": movement.tenant_id,
@@ -163,9 +162,12 @@ def _transfer_in_database(session: Session, movement: Movement, entry: dict[str,
         "actor": entry["actor"],
         "detail": entry["detail"],
     }
-    outcome = run_in_transaction(
-        session, lambda s: driver_execute(s.connection(), _PG_TRANSFER, params, autocommit=True)[0][0]
-    )
+    if session.in_transaction():  # commit what the caller's transaction holds, as on SQLite
+        outcome = run_in_transaction(
+            session, lambda s: driver_execute(s.connection(), _PG_TRANSFER, params, autocommit=True)[0][0]
+        )
+    else:  # the usual case (an API request): the call is the whole transaction
+        outcome = call_autocommit(session.get_bind(), _PG_TRANSFER, params)[0][0]
     if outcome == "ok":
         audit.appended(session)
         return Result(movement, replayed=False)
@@ -185,7 +187,7 @@ def _replay(session: Session, key: str | None, digest: str) -> Result | None:
         return None
     if row.request_hash != digest:
         raise IdempotencyConflict("this Idempotency-Key was used with a different request")
-    return Result(Movement(**row._mapping), replayed=True)
+    return Result(MovementRecord(**row._mapping), replayed=True)
 
 
 def _idempotent(session: Session, key: str | None, digest: str, work: Callable[[Session], Result]) -> Result:
@@ -221,7 +223,7 @@ def transfer(
         raise LedgerError("from_wallet and to_wallet must differ")
     if tenant_id != _tenant(session):
         raise TenantScopeError("the transfer's tenant is not the session's")
-    movement = Movement(
+    movement = MovementRecord(
         id=new_id("tr"),
         tenant_id=tenant_id,
         kind="transfer",
@@ -244,7 +246,7 @@ def transfer(
         from_wallet=from_wallet,
         to_wallet=to_wallet,
     )
-    if on_postgres(session) is not None:
+    if session.get_bind().dialect.name == "postgresql":
         return _transfer_in_database(session, movement, entry)
 
     def work(s: Session) -> Result:

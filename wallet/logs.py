@@ -49,5 +49,10 @@ def configure(level: str = "INFO") -> logging.Logger:
     return logger
 
 
+def enabled(level: int) -> bool:
+    """Whether `event` at this level would be written: callers skip building the fields otherwise."""
+    return logging.getLogger(LOGGER).isEnabledFor(level)
+
+
 def event(name: str, level: int = logging.INFO, **fields: Any) -> None:
     logging.getLogger(LOGGER).log(level, name, extra={"fields": fields})

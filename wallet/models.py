@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -133,6 +134,26 @@ class Movement(TenantScoped, Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(100))
     request_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+@dataclass(frozen=True, slots=True)
+class MovementRecord:
+    """A movement row as a plain record, for the transfer path: building an ORM object (attribute
+    instrumentation, events, identity state) costs more CPU than the statement that writes the row."""
+
+    id: str
+    tenant_id: str
+    kind: str
+    status: str
+    from_wallet: str | None
+    to_wallet: str
+    amount_minor: int
+    currency: str
+    idempotency_key: str | None
+    request_hash: str | None
+    created_at: datetime
+    card_id: str | None = None
+    acquirer_ref: str | None = None
 
 
 class ChargeRecord(TenantScoped, Base):

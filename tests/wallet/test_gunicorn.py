@@ -323,3 +323,63 @@ def test_lockout_holds_across_worker_processes(tmp_path):
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+def _keep_alive_get(tls: ssl.SSLSocket, buffer: bytearray) -> int:
+    tls.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    while b"\r\n\r\n" not in buffer:
+        buffer += tls.recv(65536)
+    head, _, rest = bytes(buffer).partition(b"\r\n\r\n")
+    length = int(
+        next(
+            v
+            for k, _, v in (h.partition(b":") for h in head.split(b"\r\n"))
+            if k.lower() == b"content-length"
+        )
+    )
+    while len(rest) < length:
+        rest += tls.recv(65536)
+    buffer[:] = rest[length:]
+    assert b"keep-alive" in head.lower()
+    return int(head.split(b" ", 2)[1])
+
+
+def test_kept_alive_connections_are_all_served(served):
+    """More kept-alive connections than a worker has threads, used in turns, some after a pause longer
+    than a thread waits for a connection's next request: every request is answered on its connection."""
+    from wallet.gunicorn_hardened import KEEPALIVE_LINGER
+
+    connections: list[tuple[ssl.SSLSocket, bytearray]] = []
+    try:
+        for _ in range(10):  # a thread serves a new connection until its first request: send it at once
+            connections.append((_tls(served), bytearray()))
+            assert _keep_alive_get(*connections[-1]) == 200
+        for round_ in range(4):
+            for tls, buffer in connections:
+                assert _keep_alive_get(tls, buffer) == 200
+            if round_ == 1:
+                time.sleep(KEEPALIVE_LINGER * 3)  # every connection goes back to the poller
+        tls, buffer = connections[0]
+        assert [_keep_alive_get(tls, buffer) for _ in range(20)] == [200] * 20
+    finally:
+        for tls, _ in connections:
+            tls.close()
+
+
+def test_next_request_waits_briefly_for_a_kept_alive_connection():
+    import io
+    from types import SimpleNamespace
+
+    from wallet.gunicorn_hardened import KEEPALIVE_LINGER, _next_request
+
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        conn = SimpleNamespace(sock=ours, parser=SimpleNamespace(unreader=SimpleNamespace(buf=io.BytesIO())))
+        started = time.monotonic()
+        assert not _next_request(conn)  # nothing came: back to the poller after the linger
+        assert time.monotonic() - started >= KEEPALIVE_LINGER * 0.9
+        theirs.sendall(b"GET / HTTP/1.1\r\n")
+        assert _next_request(conn)  # the next request arrived
+        conn.parser.unreader.buf.write(b"GET")
+        ours.recv(100)
+        assert _next_request(conn)  # already read ahead into the buffer

@@ -65,3 +65,43 @@ def test_transfer_function_migration_downgrades(postgres_url):
     migrate.upgrade(engine)
     assert migrate.is_current(engine)
     engine.dispose()
+
+
+def test_autocommit_calls_retry_conflicts_and_convert_errors(postgres_url):
+    """The transfer's one-statement transactions: serialization failures are retried, other driver
+    errors arrive as SQLAlchemy's, and a connection the server ended is dropped from the pool."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    from wallet.db import call_autocommit
+
+    engine = make_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE SEQUENCE attempts"))
+        conn.execute(
+            text(
+                "CREATE FUNCTION conflicted() RETURNS text LANGUAGE plpgsql AS $$ BEGIN "
+                "IF nextval('attempts') < 3 THEN RAISE EXCEPTION USING ERRCODE = '40001'; END IF; "
+                "RETURN 'ok'; END $$"
+            )
+        )
+    assert call_autocommit(engine, "SELECT conflicted()", {}) == [("ok",)]
+    with pytest.raises(DBAPIError, match="division by zero"):
+        call_autocommit(engine, "SELECT 1 / %(zero)s", {"zero": 0})
+    with pytest.raises(OperationalError):
+        call_autocommit(engine, "SELECT pg_terminate_backend(pg_backend_pid())", {})
+    assert call_autocommit(engine, "SELECT %(x)s::int + 1", {"x": 1}) == [(2,)]  # a fresh connection
+    engine.dispose()
+
+
+def test_seal_arrays_keep_every_value_one_element(postgres_url):
+    from wallet.audit import _array
+
+    values = ["", 'a "quoted", {braced} value', "back\\slash", "0" * 64]
+    engine = make_engine(postgres_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT CAST(:a AS text)::text[]"), {"a": _array(values)}).scalar() == values
+        assert conn.execute(text("SELECT CAST(:a AS text)::bigint[]"), {"a": _array([1, 22])}).scalar() == [
+            1,
+            22,
+        ]
+    engine.dispose()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wallet.models import Card, Movement, Posting, Wallet
+from wallet.models import Card, Movement, MovementRecord, Posting, Wallet
 from wallet.money import format_amount
 
 
@@ -29,7 +29,7 @@ def card(c: Card) -> dict[str, Any]:
     }
 
 
-def transfer(m: Movement) -> dict[str, Any]:
+def transfer(m: Movement | MovementRecord) -> dict[str, Any]:
     return {
         "id": m.id,
         "status": m.status,

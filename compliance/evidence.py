@@ -77,8 +77,25 @@ def _as_signer(key: Any) -> keys.Signer:
     return keys.FileSigner(key, "key")
 
 
+Member = bytes | Path
+"""A pack member's content: bytes, or a file holding them (streamed, so a pack of any size fits)."""
+
+_CHUNK = 1 << 20
+
+
+def _hash_size(data: Member) -> tuple[str, int]:
+    if isinstance(data, bytes):
+        return sha256(data), len(data)
+    hasher, size = hashlib.sha256(), 0
+    with data.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            hasher.update(chunk)
+            size += len(chunk)
+    return hasher.hexdigest(), size
+
+
 def build_manifest(
-    scan: Scan, files: Mapping[str, bytes], signer: keys.Signer, created_at: str | None = None
+    scan: Scan, files: Mapping[str, Member], signer: keys.Signer, created_at: str | None = None
 ) -> bytes:
     public = signer.public_key()
     manifest: dict[str, Any] = {
@@ -100,12 +117,13 @@ def build_manifest(
             "signs": STATEMENT if getattr(signer, "prehash", False) else MANIFEST,
         },
         "signer_fingerprint": keys.fingerprint(public),
-        "files": {name: {"sha256": sha256(data), "size": len(data)} for name, data in sorted(files.items())},
+        "files": {name: dict(zip(("sha256", "size"), _hash_size(data), strict=True))
+                  for name, data in sorted(files.items())},
     }
     return json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False).encode() + b"\n"
 
 
-def write_pack(path: Path, scan: Scan, files: Mapping[str, bytes], key: Any) -> Path:
+def write_pack(path: Path, scan: Scan, files: Mapping[str, Member], key: Any) -> Path:
     """Write the pack, signed by key (a Signer or a private key), and its public key beside it."""
     signer = _as_signer(key)
     for reserved in (MANIFEST, SIGNATURE):
@@ -118,22 +136,35 @@ def write_pack(path: Path, scan: Scan, files: Mapping[str, bytes], key: Any) -> 
     signed = keys.statement(manifest) if getattr(signer, "prehash", False) else manifest
     signature = signer.sign(signed) + b"\n"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(canonical_zip({**files, MANIFEST: manifest, SIGNATURE: signature}))
+    with path.open("wb") as out:
+        _write_canonical_zip(out, {**files, MANIFEST: manifest, SIGNATURE: signature})
     (path.parent / keys.PUBLIC_NAME).write_bytes(keys.public_pem(signer.public_key()))
     return path
 
 
-def canonical_zip(members: Mapping[str, bytes]) -> bytes:
+def canonical_zip(members: Mapping[str, Member]) -> bytes:
     """The one byte layout comply writes for these members, whatever the platform or clock."""
-    order = [n for n in (MANIFEST, SIGNATURE) if n in members] + sorted(set(members) - {MANIFEST, SIGNATURE})
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as zf:
+    _write_canonical_zip(buffer, members)
+    return buffer.getvalue()
+
+
+def _write_canonical_zip(out: Any, members: Mapping[str, Member]) -> None:
+    """canonical_zip written into a seekable file, a member at a time (file members in chunks)."""
+    order = [n for n in (MANIFEST, SIGNATURE) if n in members] + sorted(set(members) - {MANIFEST, SIGNATURE})
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as zf:
         for name in order:
             info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
             info.create_system = _UNIX
             info.external_attr = 0o644 << 16
-            zf.writestr(info, members[name])
-    return buffer.getvalue()
+            data = members[name]
+            if isinstance(data, bytes):
+                zf.writestr(info, data)
+                continue
+            info.file_size = data.stat().st_size  # as writestr sets it: the same header either way
+            with zf.open(info, "w") as dest, data.open("rb") as src:
+                while chunk := src.read(_CHUNK):
+                    dest.write(chunk)
 
 
 @dataclass

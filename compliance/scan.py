@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -86,6 +86,15 @@ class Scan:
     findings: list[Finding] = field(default_factory=list)
     requirement_results: list[RequirementResult] = field(default_factory=list)
     waivers: list[WaiverUse] = field(default_factory=list)
+    evidence_source: Callable[[], Iterator[EvidenceRecord]] | None = field(default=None, repr=False,
+                                                                           compare=False)
+    """When set, `evidence` holds the records without their responses (an index: small whatever the
+    responses weigh) and this yields the full records, once per call, from where they are kept (a
+    sharded scan's store), so the pack and the store are written as a stream, not from memory."""
+
+    def full_evidence(self) -> Iterator[EvidenceRecord]:
+        """Every evidence record with its response: streamed from the source, else the list itself."""
+        return self.evidence_source() if self.evidence_source is not None else iter(self.evidence)
 
     def counts(self) -> dict[str, int]:
         out = {s.value: 0 for s in Status}

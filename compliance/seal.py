@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from compliance import keys
@@ -30,12 +30,26 @@ def digest(value: Any) -> str:
     return hashlib.sha256(canonical(value)).hexdigest()
 
 
+def digest_list(items: Iterable[Any]) -> str:
+    """digest(list(items)), computed one item at a time: canonical() of a list is its items'
+    canonical forms joined by commas inside brackets."""
+    hasher = hashlib.sha256(b"[")
+    for n, item in enumerate(items):
+        if n:
+            hasher.update(b",")
+        hasher.update(canonical(item))
+    hasher.update(b"]")
+    return hasher.hexdigest()
+
+
 def _message(kind: str, record_id: str, overall: str) -> bytes:
     return f"{FORMAT} {kind} {record_id} {overall}".encode()
 
 
-def make_seal(kind: str, record_id: str, parts: Mapping[str, Any], signer: keys.Signer) -> dict[str, Any]:
-    part_digests = {name: digest(value) for name, value in parts.items()}
+def make_seal(kind: str, record_id: str, parts: Mapping[str, Any], signer: keys.Signer,
+              digests: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """`digests`: parts already digested as a stream (`digest_list`), too large to hold as values."""
+    part_digests = {name: digest(value) for name, value in parts.items()} | dict(digests or {})
     overall = digest(part_digests)
     public = signer.public_key()
     return {

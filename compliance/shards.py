@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import defer
 
 from compliance.collect.record import utcnow
 from compliance.errors import UsageError
@@ -77,15 +78,25 @@ def plan(store: Store, scan_id: str) -> Plan:
                     row.state)
 
 
-def shards(store: Store, scan_id: str) -> list[Shard]:
+def shards(store: Store, scan_id: str, *, results: bool = True) -> list[Shard]:
+    """Every shard of the scan; without `results`, their committed results are left in the store
+    (`result` is None): read them one at a time with `result()`, they hold each shard's evidence."""
+    query = select(ShardRow).where(ShardRow.scan_id == scan_id).order_by(ShardRow.idx)
+    if not results:
+        query = query.options(defer(ShardRow.result))
     with store.session() as db:
-        rows = db.scalars(select(ShardRow).where(ShardRow.scan_id == scan_id).order_by(ShardRow.idx))
-        return [_shard(r) for r in rows]
+        return [_shard(r, results) for r in db.scalars(query)]
 
 
-def _shard(row: ShardRow) -> Shard:
+def result(store: Store, scan_id: str, index: int) -> dict[str, Any] | None:
+    """One shard's committed result."""
+    with store.session() as db:
+        return db.scalar(select(ShardRow.result).where(ShardRow.scan_id == scan_id, ShardRow.idx == index))
+
+
+def _shard(row: ShardRow, results: bool = True) -> Shard:
     return Shard(row.idx, Unit(row.account, row.name, row.region), row.state, row.attempt, row.started_at,
-                 row.finished_at, row.reason, row.result)
+                 row.finished_at, row.reason, row.result if results else None)
 
 
 def start(store: Store, scan_id: str, index: int) -> tuple[Shard, int]:
@@ -102,7 +113,7 @@ def start(store: Store, scan_id: str, index: int) -> tuple[Shard, int]:
                              f"{(count or 1) - 1})")
         row = db.get(ShardRow, (scan_id, index))
         assert row is not None
-        return _shard(row), row.attempt
+        return _shard(row, False), row.attempt
 
 
 def commit(store: Store, scan_id: str, index: int, attempt: int, result: dict[str, Any]) -> bool:

@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text, create_engine, delete, select
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    create_engine,
+    delete,
+    insert,
+    select,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, DatabaseError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -274,21 +286,27 @@ class Store:
         return Session(self.engine, expire_on_commit=False)
 
     def save_scan(self, scan: Scan, signer: keys.Signer | None = None) -> str:
-        """Store the scan and seal it with the signing key, in one transaction."""
+        """Store the scan and seal it with the signing key, in one transaction.
+
+        A scan whose evidence comes from a source (a sharded scan) is written as a stream: its records
+        go in by the batch, and the seal's digest of them is read back from the rows in id order, so
+        neither step holds every record at once.
+        """
         signer = signer or keys.signer()
-        body = seal.make_seal("scan", scan.id, scan_parts(scan), signer)
+        streamed = scan.evidence_source is not None
+        parts = scan_parts(scan, evidence=not streamed)
         with self.session() as db, db.begin():
             for table in (EvidenceRow, FindingRow, RequirementRow, WaiverRow):
                 db.execute(delete(table).where(table.scan_id == scan.id))
             db.execute(delete(SealRow).where(SealRow.kind == "scan", SealRow.record_id == scan.id))
-            db.add(SealRow(kind="scan", record_id=scan.id, body=body))
             db.execute(delete(ScanRow).where(ScanRow.id == scan.id))
             db.add(ScanRow(id=scan.id, target=scan.target, started_at=scan.started_at,
                            finished_at=scan.finished_at, tool_version=scan.tool_version, scope=scan.scope,
                            identity=scan.identity, catalog_versions=scan.catalog_versions,
                            options=scan.options, organisation=scan.organisation))
             db.flush()
-            db.add_all(EvidenceRow(scan_id=scan.id, id=rec.id, body=rec.as_dict()) for rec in scan.evidence)
+            _insert_evidence(db, scan.id, scan.full_evidence())
+            digests = {"evidence_records": _evidence_digest(db, scan.id)} if streamed else None
             db.add_all(_finding_row(scan.id, f) for f in _unique(scan.findings))
             db.add_all(RequirementRow(scan_id=scan.id, framework=r.framework, requirement_id=r.requirement_id,
                                       result=r.result.value, detail=r.detail, check_ids=list(r.check_ids),
@@ -298,6 +316,8 @@ class Store:
                        for r in scan.requirement_results)
             db.add_all(WaiverRow(scan_id=scan.id, position=i, body=_waiver_dict(w))
                        for i, w in enumerate(scan.waivers))
+            body = seal.make_seal("scan", scan.id, parts, signer, digests)
+            db.add(SealRow(kind="scan", record_id=scan.id, body=body))
         return scan.id
 
     def seal_of(self, kind: str, record_id: str) -> dict | None:
@@ -368,9 +388,34 @@ class Store:
         return scans[0].id if scans else None
 
 
-def scan_parts(scan: Scan) -> dict[str, Any]:
-    """What a scan's seal covers, in a canonical order that survives a round trip through the store."""
-    return {
+EVIDENCE_BATCH = 500
+"""Evidence rows written, or read back for the seal, this many at a time when streaming."""
+
+
+def _insert_evidence(db: Session, scan_id: str, records: Iterable[EvidenceRecord]) -> None:
+    batch: list[dict[str, Any]] = []
+    for rec in records:
+        batch.append({"scan_id": scan_id, "id": rec.id, "body": rec.as_dict()})
+        if len(batch) == EVIDENCE_BATCH:
+            db.execute(insert(EvidenceRow), batch)
+            batch = []
+    if batch:
+        db.execute(insert(EvidenceRow), batch)
+
+
+def _evidence_digest(db: Session, scan_id: str) -> str:
+    """The seal's digest of a scan's evidence records, from its rows in id order (code point order,
+    as Python sorts: PostgreSQL's "C" collation, SQLite's default), a page at a time."""
+    order = EvidenceRow.id.collate("C") if db.get_bind().dialect.name == "postgresql" else EvidenceRow.id
+    rows = db.execute(select(EvidenceRow.body).where(EvidenceRow.scan_id == scan_id).order_by(order)
+                      .execution_options(yield_per=EVIDENCE_BATCH)).scalars()
+    return seal.digest_list(rows)
+
+
+def scan_parts(scan: Scan, *, evidence: bool = True) -> dict[str, Any]:
+    """What a scan's seal covers, in a canonical order that survives a round trip through the store.
+    Without `evidence`, the evidence records are left out (the caller digests them as a stream)."""
+    parts = {
         "scan": {"id": scan.id, "target": scan.target, "started_at": scan.started_at,
                  "finished_at": scan.finished_at, "tool_version": scan.tool_version,
                  "catalog_versions": scan.catalog_versions, "options": scan.options,
@@ -379,7 +424,8 @@ def scan_parts(scan: Scan) -> dict[str, Any]:
         "scope": {"scope": scan.scope, "identity": scan.identity},
         "findings": sorted(({"uid": f.uid, **f.as_dict()} for f in _unique(scan.findings)),
                            key=lambda d: d["uid"]),
-        "evidence_records": sorted((rec.as_dict() for rec in scan.evidence), key=lambda d: str(d.get("id"))),
+        "evidence_records": sorted((rec.as_dict() for rec in scan.evidence), key=lambda d: str(d.get("id")))
+        if evidence else None,
         "requirement_results": sorted(
             ({"framework": r.framework, "requirement_id": r.requirement_id, "result": r.result.value,
               "detail": r.detail, "check_ids": list(r.check_ids), "compensating": list(r.compensating),
@@ -388,6 +434,9 @@ def scan_parts(scan: Scan) -> dict[str, Any]:
             key=lambda d: (d["framework"], d["requirement_id"])),
         "waivers": [_waiver_dict(w) for w in scan.waivers],
     }
+    if not evidence:
+        del parts["evidence_records"]
+    return parts
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:

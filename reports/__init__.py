@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 from collections.abc import Callable, Collection
+from dataclasses import replace
 from pathlib import Path
 
 from compliance import evidence, keys
@@ -74,7 +76,8 @@ def write_reports(scan: Scan, formats: Collection[str], out_dir: Path, *, signin
             continue
         extra = ({"organisation": organisation or scan.organisation, "attestations": attestations,
                   "signer_fingerprint": fingerprint, "preparer": preparer} if fmt in ("html", "pdf") else {})
-        rendered[fmt] = renderers[fmt](view, **extra)
+        shown = _with_responses(scan, fmt) if fmt in ("html", "pdf") else None
+        rendered[fmt] = renderers[fmt](view if shown is None else ScanView(shown), **extra)
         path = out_dir / FILE_NAMES[fmt]
         path.write_bytes(rendered[fmt])
         written.append(path)
@@ -85,9 +88,23 @@ def write_reports(scan: Scan, formats: Collection[str], out_dir: Path, *, signin
     if key is not None:
         if "ocsf" not in rendered:
             rendered["ocsf"] = renderers["ocsf"](view)
-        files = pack_files(scan, rendered, attached_files(store, attestations)) | dict(extra_files or {})
-        written.append(evidence.write_pack(out_dir / FILE_NAMES["evidence"], scan, files, key))
+        with tempfile.TemporaryDirectory(prefix="comply-pack-") as spool:
+            files = pack_files(scan, rendered, attached_files(store, attestations), Path(spool)) | dict(
+                extra_files or {})
+            written.append(evidence.write_pack(out_dir / FILE_NAMES["evidence"], scan, files, key))
     return written
+
+
+def _with_responses(scan: Scan, fmt: str) -> Scan | None:
+    """For a scan whose evidence is an index streamed from its store: the same scan with the responses
+    the report shows (the html's first records; the PDF shows every one, so it holds them all)."""
+    if scan.evidence_source is None:
+        return None
+    from reports.html import EVIDENCE_LIMIT
+
+    wanted = {rec.id for rec in scan.evidence[:EVIDENCE_LIMIT]} if fmt == "html" else None
+    full = {rec.id: rec for rec in scan.full_evidence() if wanted is None or rec.id in wanted}
+    return replace(scan, evidence=[full.get(rec.id, rec) for rec in scan.evidence])
 
 
 def requirement_result_dict(r: RequirementResult) -> dict:
@@ -115,15 +132,29 @@ def _safe(name: str) -> str:
     return _UNSAFE.sub("_", name).strip("._") or "unnamed"
 
 
-def pack_files(scan: Scan, rendered: dict[str, bytes],
-               attachments: dict[str, tuple[str, bytes]]) -> dict[str, bytes]:
-    """Every file of the evidence pack except the manifest and its signature."""
-    files: dict[str, bytes] = {FILE_NAMES[fmt]: data for fmt, data in rendered.items()}
+def pack_files(scan: Scan, rendered: dict[str, bytes], attachments: dict[str, tuple[str, bytes]],
+               spool: Path) -> dict[str, bytes | Path]:
+    """Every file of the evidence pack except the manifest and its signature. The raw records are
+    written one at a time into files under `spool` (named in the pack as the evidence index names
+    them), so the pack is built from disk, never from all the records held at once."""
+    files: dict[str, bytes | Path] = {FILE_NAMES[fmt]: data for fmt, data in rendered.items()}
+    names: list[str] = []
+    used = set(files)
     for rec in scan.evidence:
         name = f"raw/{_safe(rec.id)}.json"
-        while name in files:
+        while name in used:
             name = name.removesuffix(".json") + "_.json"
-        files[name] = _json_bytes(rec.as_dict())
+        names.append(name)
+        used.add(name)
+    if scan.evidence_source is None:
+        pairs = zip(names, scan.evidence, strict=True)
+    else:
+        by_id = dict(zip((rec.id for rec in scan.evidence), names, strict=True))
+        pairs = ((by_id[rec.id], rec) for rec in scan.full_evidence())
+    for n, (name, rec) in enumerate(pairs):
+        path = spool / f"{n}.json"
+        path.write_bytes(_json_bytes(rec.as_dict()))
+        files[name] = path
     results = [requirement_result_dict(r) for r in scan.requirement_results]
     waivers = [w.__dict__ | {"matched": list(w.matched)} for w in scan.waivers]
     files[REQUIREMENT_RESULTS] = _json_bytes({"scan_id": scan.id, "requirement_results": results,

@@ -103,14 +103,16 @@ class PoolJob:
                                   _output_record(output))
         err = Console(stderr=True)
         err.print(f"scan {output.scan_id}: {count} shards in {self.processes} processes", markup=False)
-        _run_pool(output.store.url, output.scan_id, count, self.processes, err)
+        peaks = _run_pool(output.store.url, output.scan_id, count, self.processes, err)
         if output.folder is not None:
             output.folder.release()
-        for shard in shards.shards(output.store, output.scan_id):
+        for shard in shards.shards(output.store, output.scan_id, results=False):
             if shard.state != shards.DONE:
                 shards.fail(output.store, output.scan_id, shard.index, None,
                             shard.reason or f"still {shard.state} after {SHARD_RETRIES + 1} attempts")
-        return finish_planned(output.store, output.scan_id, Console(stderr=output.streaming))
+        code = finish_planned(output.store, output.scan_id, Console(stderr=output.streaming))
+        err.print(_peak_line(peaks), markup=False, highlight=False)
+        return code
 
 
 def _comply() -> list[str]:
@@ -118,11 +120,14 @@ def _comply() -> list[str]:
     return [found] if found else [sys.executable, "-m", "compliance"]
 
 
-def _run_pool(db_url: str, scan_id: str, count: int, processes: int, err: Console) -> None:
-    """Keep up to `processes` shard processes running; retry a shard that ends badly."""
+def _run_pool(db_url: str, scan_id: str, count: int, processes: int, err: Console) -> list[float]:
+    """Keep up to `processes` shard processes running; retry a shard that ends badly. Returns the peak
+    memory (MB) of every shard process that ran, reaped with wait4 to read it."""
     env = {**os.environ, "COMPLY_DB": db_url}
+    env.pop("JOB_COMPLETION_INDEX", None)  # each child is told its index
     queue = [(i, 0) for i in range(count)]
     running: dict[subprocess.Popen[bytes], tuple[int, int]] = {}
+    peaks: list[float] = []
     while queue or running:
         while queue and len(running) < processes:
             index, tries = queue.pop(0)
@@ -131,12 +136,27 @@ def _run_pool(db_url: str, scan_id: str, count: int, processes: int, err: Consol
             process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)  # noqa: S603 # nosec B603
             running[process] = (index, tries)
         time.sleep(0.05)
-        for process in [p for p in running if p.poll() is not None]:
+        for process in list(running):
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid == 0:
+                continue
+            process.returncode = os.waitstatus_to_exitcode(status)
+            peaks.append(usage.ru_maxrss / 1024)
             index, tries = running.pop(process)
             if process.returncode not in (0, 2) and tries < SHARD_RETRIES:
                 err.print(f"shard {index} ended with exit {process.returncode}: running it again",
                           markup=False)
                 queue.append((index, tries + 1))
+    return peaks
+
+
+def _peak_line(peaks: list[float]) -> str:
+    import resource
+
+    ordered = sorted(peaks) or [0.0]
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return (f"peak memory: shard processes {ordered[len(ordered) // 2]:.0f} MB median, {ordered[-1]:.0f} MB "
+            f"largest ({len(peaks)} runs); planning and finishing {own:.0f} MB")
 
 
 def finish_planned(store: Any, scan_id: str, console: Console, *, again: bool = False) -> int:
@@ -149,7 +169,7 @@ def finish_planned(store: Any, scan_id: str, console: Console, *, again: bool = 
         console.print(f"scan {scan_id} is already {plan.state}; `comply scan finish {scan_id} --again` "
                       "takes over a finishing step that died", markup=False)
         return 0
-    for shard in shards.shards(store, scan_id):
+    for shard in shards.shards(store, scan_id, results=False):
         if shard.state != shards.DONE:
             shards.fail(store, scan_id, shard.index, None, shard.reason or
                         f"did not complete: {shard.state} at attempt {shard.attempt} when the scan finished")
@@ -162,7 +182,8 @@ def finish_planned(store: Any, scan_id: str, console: Console, *, again: bool = 
     scan_cli.claim(output)
     try:
         scan = assemble(store, scan_id)
-        scan.finished_at = max((s.finished_at or "" for s in shards.shards(store, scan_id)), default=None)
+        ended = shards.shards(store, scan_id, results=False)
+        scan.finished_at = max((s.finished_at or "" for s in ended), default=None)
         code = scan_cli.finish(scan, output, console)
     finally:
         if output.folder is not None:
@@ -243,7 +264,7 @@ def status_command(
 
     store = _store(db)
     plan = shards.plan(store, scan_id)
-    rows = shards.shards(store, scan_id)
+    rows = shards.shards(store, scan_id, results=False)
     if format == "json":
         print(json.dumps({"scan_id": scan_id, "state": plan.state, "shards": [
             {"index": s.index, "account": s.unit.account, "name": s.unit.name, "region": s.unit.region,

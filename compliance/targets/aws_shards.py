@@ -8,8 +8,9 @@ code a one-process `--organization` scan runs, so the findings are the same, id 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
+from itertools import groupby
 from typing import Any
 
 from compliance import shards
@@ -170,6 +171,11 @@ def assemble(store: Store, scan_id: str) -> Scan:
 
     A shard that never committed leaves its account (or region) with ERROR evidence saying so: its
     checks say ERROR and its requirements stay Not Tested, never passed.
+
+    Memory grows with the findings, not with the evidence: shard results are read one at a time, an
+    account's records are held only while its checks run (when its regions were separate shards),
+    and the scan keeps an index of the records without their responses; the full records are
+    streamed again from the store (`Scan.evidence_source`) when the pack and the store are written.
     """
     from compliance.engine import selected_checks
 
@@ -177,37 +183,72 @@ def assemble(store: Store, scan_id: str) -> Scan:
     scope = dict(plan.scope)
     identity = scope.pop("identity", {})
     listing = EvidenceRecord.from_dict(plan.listing)
-    evidence: dict[str, EvidenceRecord] = {listing.id: listing}
-    findings: list[Finding] = []
-    unevaluated: dict[str, list[EvidenceRecord]] = {}
+    every = shards.shards(store, scan_id, results=False)
+    first: dict[str, int] = {}
     accounts: dict[str, dict[str, Any]] = {}
-    failed: list[dict[str, Any]] = []
-    every = shards.shards(store, scan_id)
     for shard in every:
-        unit, result = shard.unit, shard.result
-        status = accounts.setdefault(unit.account, {"id": unit.account, "name": unit.name, "reached": True})
-        if shard.state == shards.DONE and result is not None:
-            records = [EvidenceRecord.from_dict(r) for r in result["evidence"]]
-            if not result["reached"]:
-                status.update(reached=False, reason=result["reason"])
-        else:
-            records, why = _missing(plan, shard)
-            result = None
-            failed.append({"index": shard.index, "account": unit.account, "region": unit.region,
-                           "reason": why})
-            status.update(reached=False, reason=why)
-        evidence.update((r.id, r) for r in records)
-        if result is not None and result["findings"] is not None:
-            findings.extend(Finding.from_dict(f) for f in result["findings"])
-        else:
-            unevaluated.setdefault(unit.account, []).extend(records)
-    for account_id, records in unevaluated.items():
-        findings.extend(evaluate(account_id, plan, records))
+        first.setdefault(shard.unit.account, shard.index)
+        accounts.setdefault(shard.unit.account, {"id": shard.unit.account, "name": shard.unit.name,
+                                                 "reached": True})
+    # an account's shards side by side (units() makes them so), the accounts in plan order
+    ordered = sorted(every, key=lambda s: (first[s.unit.account], s.index))
+    index: dict[str, EvidenceRecord] = {listing.id: _without_response(listing)}
+    missing: dict[int, list[EvidenceRecord]] = {}
+    failed: list[dict[str, Any]] = []
+    findings: list[Finding] = []
+    for account_id, group in groupby(ordered, key=lambda s: s.unit.account):
+        unevaluated: list[EvidenceRecord] = []
+        for shard in group:
+            status = accounts[account_id]
+            result = shards.result(store, scan_id, shard.index) if shard.state == shards.DONE else None
+            if result is not None:
+                records = [EvidenceRecord.from_dict(r) for r in result["evidence"]]
+                if not result["reached"]:
+                    status.update(reached=False, reason=result["reason"])
+            else:
+                records, why = _missing(plan, shard)
+                missing[shard.index] = records
+                failed.append({"index": shard.index, "account": account_id, "region": shard.unit.region,
+                               "reason": why})
+                status.update(reached=False, reason=why)
+            for rec in records:
+                index.setdefault(rec.id, _without_response(rec))
+            if result is not None and result["findings"] is not None:
+                findings.extend(Finding.from_dict(f) for f in result["findings"])
+            else:
+                unevaluated.extend(records)
+            del records, result
+        if unevaluated:
+            findings.extend(evaluate(account_id, plan, unevaluated))
+
+    def full_records() -> Iterator[EvidenceRecord]:
+        """The records of the index, with their responses, a shard's result at a time."""
+        seen: set[str] = set()
+        for shard in [None, *ordered]:
+            if shard is None:
+                records: Iterable[EvidenceRecord] = [listing]
+            elif shard.index in missing:
+                records = missing[shard.index]
+            else:
+                result = shards.result(store, scan_id, shard.index) or {"evidence": []}
+                records = (EvidenceRecord.from_dict(r) for r in result["evidence"])
+            for rec in records:
+                if rec.id in index and rec.id not in seen:
+                    seen.add(rec.id)
+                    yield rec
+
     scope["accounts"] = list(accounts.values())
-    scope["shards"] = {"count": len(every), "shard_by": plan.request["shard_by"], "failed": failed}
+    scope["shards"] = {"count": len(every), "shard_by": plan.request["shard_by"],
+                       "failed": sorted(failed, key=lambda f: f["index"])}
     scan = Scan(target="aws", scope=scope, identity=identity, id=plan.scan_id, started_at=plan.created_at,
                 options={**_check_options(plan.request),
                          "checks": [c.id for c in selected_checks("aws")]})
-    scan.evidence = sorted(evidence.values(), key=lambda r: r.id)
+    scan.evidence = sorted(index.values(), key=lambda r: r.id)
+    scan.evidence_source = full_records
     scan.findings = findings
     return scan
+
+
+def _without_response(record: EvidenceRecord) -> EvidenceRecord:
+    """The record as the index keeps it: its id, call, outcome and the SHA-256 of its body, no body."""
+    return replace(record, response=None)

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -59,9 +60,9 @@ def _accounts(org, names: list[str] | None = None) -> str:
     return ",".join(org.members[n] for n in (names or MEMBERS))
 
 
-def _plan(endpoint: str, db: str, out: Path, *extra: str) -> str:
+def _plan(endpoint: str, db: str, out: Path, *extra: str, formats: str = "ocsf") -> str:
     result = _cli("scan", "aws", "--organization", "--plan", "--endpoint-url", endpoint, "--region", REGION,
-                  "--db", db, "--out", str(out), "--format", "ocsf", *extra)
+                  "--db", db, "--out", str(out), "--format", formats, *extra)
     assert result.exit_code == 0, result.output
     return result.output.split("planned scan ")[1].split(":")[0]
 
@@ -147,7 +148,8 @@ def test_twenty_shards_in_separate_processes_with_one_killed_equal_a_one_process
 def test_a_shard_killed_for_good_makes_the_scan_partial_naming_its_account(organization, tmp_path):
     endpoint, org = organization
     db = f"sqlite:///{tmp_path / 'c.db'}"
-    scan_id = _plan(endpoint, db, tmp_path / "out", "--accounts", _accounts(org, MEMBERS[2:5]))
+    scan_id = _plan(endpoint, db, tmp_path / "out", "--accounts", _accounts(org, MEMBERS[2:5]),
+                    formats="ocsf,html")
     _kill_mid_collection(db, scan_id, 1)
     ended = _run_shards(db, scan_id, [0, 2], "--no-finish")
     assert {i: code for i, (code, _) in ended.items()} == {0: 0, 2: 0}
@@ -169,6 +171,19 @@ def test_a_shard_killed_for_good_makes_the_scan_partial_naming_its_account(organ
     assert [(s["state"], s["attempt"]) for s in status["shards"]] == [("done", 1), ("failed", 1), ("done", 1)]
     again = _cli("scan", "finish", scan_id, "--db", db)
     assert again.exit_code == 0 and "already finished" in again.output
+
+    # the evidence was streamed from the shards into the pack and the store: every record, whole
+    pack = tmp_path / "out" / "evidence.zip"
+    verified = _cli("evidence", "verify", str(pack), "--public-key", str(pack.parent / "signing-key.pub"))
+    assert verified.exit_code == 0, verified.output
+    with zipfile.ZipFile(pack) as zf:
+        raw = {n: json.loads(zf.read(n)) for n in zf.namelist() if n.startswith("raw/")}
+    assert sorted(r["id"] for r in raw.values()) == sorted(r.id for r in scan.evidence)
+    answered = [r for r in scan.evidence if r.ok and r.response]
+    assert answered and {r["id"]: r["response"] for r in raw.values() if r["id"] in
+                         {a.id for a in answered}} == {a.id: a.response for a in answered}
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "&#34;GroupName&#34;: &#34;member-02-internal&#34;" in html  # the report shows the responses
 
 
 def test_two_attempts_of_one_shard_running_together_commit_exactly_one_result(organization, tmp_path):

@@ -66,8 +66,27 @@ class MaskedLogger(glogging.Logger):  # type: ignore[misc]
 
 
 class NoBannerResponse(wsgi.Response):  # type: ignore[misc]
+    """No `Server:` line; and a response whose whole body comes in one piece (every API answer) goes
+    out in one write with its headers: one TLS record and one system call instead of two."""
+
     def default_headers(self) -> list[str]:
         return [line for line in super().default_headers() if not line.lower().startswith("server:")]
+
+    def write(self, arg: bytes) -> None:
+        if (
+            self.headers_sent
+            or self.chunked
+            or self._omits_body
+            or not isinstance(arg, bytes)
+            or self.response_length != len(arg)
+        ):
+            super().write(arg)
+            return
+        lines = self.default_headers()
+        lines.extend(f"{name}: {value}\r\n" for name, value in self.headers)
+        self.headers_sent = True
+        self.sent += len(arg)
+        util.write(self.sock, ("".join(lines) + "\r\n").encode("latin-1") + arg)
 
 
 # How long a worker thread keeps a kept-alive connection after answering it, for its next request,

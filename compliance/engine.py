@@ -40,15 +40,37 @@ def run_scan(targets: Sequence[Target], *, select: Selection | None = None,
         collected.append((target, target.collect(report)))
     scan = _new_scan(collected, started)
     ran: list[str] = []
-    for target, part in collected:
+    for n, (target, part) in enumerate(collected):
         checks = selected_checks(target.name, select)
         ran.extend(c.id for c in checks)
+        if left_out := checks_left_out(target.name, checks, select):
+            scope = scan.scope if len(collected) == 1 else scan.scope[collected[n][0].name]
+            scope["excluded"] = [*scope.get("excluded", []), *left_out]
         scan.evidence.extend(part.evidence)
         for inventory in _inventories(target, part):
             scan.findings.extend(run_checks(checks, inventory))
     scan.options["checks"] = ran
     scan.finished_at = utcnow()
     return scan
+
+
+def checks_left_out(target: str, ran: list[Check], select: Selection | None,
+                    shown: int = 10) -> list[str]:
+    """The checks the selection left out, one line per reason, for the scope statement."""
+    kept = {c.id for c in ran}
+    why = getattr(select, "why", None)
+    by_reason: dict[str, list[str]] = {}
+    for check in all_checks(target):
+        if check.id not in kept:
+            reason = (why(check) if why else None) or "not selected"
+            by_reason.setdefault(reason, []).append(check.id)
+    return [f"{_plural(len(ids), 'check')} ({', '.join(ids[:shown])}"
+            + (f" and {len(ids) - shown} more" if len(ids) > shown else "") + f"): {reason}"
+            for reason, ids in by_reason.items()]
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def _inventories(target: Target, part: Collected) -> list[Any]:

@@ -43,11 +43,29 @@ def parse_selection(checks: Sequence[str] | None, exclude: Sequence[str] | None,
     if not (wanted or dropped or kinds or minimum is not None):
         return None
 
-    def select(check: Check) -> bool:
-        return ((not wanted or check.id in wanted) and check.id not in dropped
-                and (not kinds or service_of(check) in kinds)
-                and (minimum is None or check.severity >= minimum))
-
+    select = CheckSelection(wanted, dropped, kinds, minimum)
     if not any(select(c) for c in known):
         raise UsageError("the check selection leaves no check to run")
     return select
+
+
+class CheckSelection:
+    """The predicate parse_selection returns, which can also say why it leaves a check out."""
+
+    def __init__(self, wanted: list[str], dropped: list[str], kinds: list[str], minimum: Severity | None):
+        self.wanted, self.dropped, self.kinds, self.minimum = wanted, dropped, kinds, minimum
+
+    def __call__(self, check: Check) -> bool:
+        return self.why(check) is None
+
+    def why(self, check: Check) -> str | None:
+        """The option that leaves `check` out, or None when it runs."""
+        if self.wanted and check.id not in self.wanted:
+            return "not selected (--checks)"
+        if check.id in self.dropped:
+            return "excluded with --exclude-checks"
+        if self.kinds and service_of(check) not in self.kinds:
+            return f"service not selected (--services {','.join(self.kinds)})"
+        if self.minimum is not None and check.severity < self.minimum:
+            return f"below --severity {self.minimum.label}"
+        return None

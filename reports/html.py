@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -192,14 +193,36 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def scope_statement(scan_scope: dict[str, Any]) -> list[tuple[str, str]]:
-    """The scope as (label, value) lines, with what was excluded and why always stated."""
-    rows = [(SCOPE_LABELS.get(k, k.replace("_", " ").capitalize()), _text(v))
-            for k, v in scan_scope.items() if v not in (None, "", [], {}) and k != "excluded"]
-    excluded = scan_scope.get("excluded")
-    rows.append(("Excluded", _text(excluded) if excluded else
+def _excluded_lines(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [f"{k}={v}" for k, v in value.items()]
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value]
+    return [str(value)] if value else []
+
+
+def scope_statement(scan_scope: dict[str, Any], scoped: Sequence[str] = (),
+                    targets: Sequence[str] = ()) -> list[tuple[str, str | list[str]]]:
+    """The scope as (label, value) lines, with what was excluded and why always stated: accounts and
+    regions left out, checks the selection left out, and requirements scoped out by a recorded decision.
+    `targets` names the parts of a scan of several targets (its scope is keyed by them)."""
+    parts = [(f"{t}: ", scan_scope.get(t) or {}) for t in targets] if targets else [("", scan_scope)]
+    rows: list[tuple[str, str | list[str]]] = []
+    excluded: list[str] = []
+    for prefix, scope in parts:
+        rows.extend((prefix + SCOPE_LABELS.get(k, k.replace("_", " ").capitalize()), _text(v))
+                    for k, v in scope.items() if v not in (None, "", [], {}) and k != "excluded")
+        excluded.extend(prefix + line for line in _excluded_lines(scope.get("excluded")))
+    excluded.extend(scoped)
+    rows.append(("Excluded", excluded or
                  "nothing: every resource the scan could read in the listed scope was assessed"))
     return rows
+
+
+def scoped_out(view: ScanView) -> list[str]:
+    """Requirements a recorded scoping decision (`comply scope not-applicable`) takes out of scope."""
+    return [f"{framework_label(r.framework)} {r.requirement_id}: {r.detail}" for r in view.results
+            if str(getattr(r.basis, "value", r.basis)) == "scoped"]
 
 
 def preparer_of(preparer: str | None, identity: dict[str, Any]) -> str:
@@ -230,7 +253,9 @@ def build_context(view: ScanView, *, organisation: str | None, attestations: lis
     return {
         "pdf": pdf, "scan": scan, "organisation": organisation or "(organisation not configured)",
         "preparer": preparer_of(preparer, scan.identity), "signer_fingerprint": signer_fingerprint,
-        "scope_statement": scope_statement(scan.scope), "roc_fill": {r.value: ROC_FILL[r] for r in ROC_ORDER},
+        "scope_statement": scope_statement(scan.scope, scoped_out(view),
+                                           scan.target.split("+") if "+" in scan.target else ()),
+        "roc_fill": {r.value: ROC_FILL[r] for r in ROC_ORDER},
         "workpapers": papers, "populations": list(pops.values()), "worksheets": wp.worksheets(view),
         "index": index[:len(shown)], "listing": wp.listing, "index_listing": wp.index_listing,
         "raw_json": _raw_json, "severities": sorted({f.severity.label for f in scan.findings}),

@@ -56,7 +56,8 @@ class AwsTarget(AwsOptions):
             self.connect()
         account = self._account
         scope = {"account_id": account.account_id, "regions": account.regions,
-                 "endpoint_url": account.endpoint_url, "profile": self.profile, "role_arn": self.role_arn}
+                 "endpoint_url": account.endpoint_url, "profile": self.profile, "role_arn": self.role_arn,
+                 "excluded": regions_excluded(account.regions_not_scanned)}
         evidence = collect(account, AWS_SPEC, workers=self.workers, max_attempts=self.max_attempts,
                            progress=progress, timeout=self.timeout)
         return Collected(scope, account.identity, evidence, self.check_options())
@@ -66,6 +67,22 @@ class AwsTarget(AwsOptions):
 
         return AwsInventory(collected.scope["account_id"], collected.scope["regions"], collected.evidence,
                             options=collected.options)
+
+
+def regions_excluded(not_scanned: dict[str, str]) -> list[str]:
+    """Regions left out, grouped by why: one line a reason, for the scope statement."""
+    by_reason: dict[str, list[str]] = {}
+    for region, why in sorted(not_scanned.items()):
+        by_reason.setdefault(why, []).append(region)
+    return [f"regions {', '.join(regions)}: {why}" for why, regions in by_reason.items()]
+
+
+def _why_left_out(member: Any, only: list[str], exclude: list[str]) -> str:
+    if member.id in exclude:
+        return "excluded with --exclude-accounts"
+    if only and member.id not in only:
+        return "not selected (--accounts)"
+    return f"not scanned: its status is {member.status}, not ACTIVE"
 
 
 class _Tally:
@@ -103,6 +120,7 @@ class AwsOrganizationTarget(AwsOptions):
     _management: Any = field(default=None, init=False, repr=False)
     _members: list[Any] = field(default_factory=list, init=False, repr=False)
     _listing: Any = field(default=None, init=False, repr=False)
+    _left_out: list[str] = field(default_factory=list, init=False, repr=False)
 
     def connect(self) -> None:
         from compliance.collect.aws.organization import choose, list_members
@@ -114,6 +132,10 @@ class AwsOrganizationTarget(AwsOptions):
                                    timeout=self.timeout)
         members, self._listing = list_members(self._management, self.timeout)
         self._members = choose(members, self.accounts, self.exclude_accounts)
+        chosen = {m.id for m in self._members}
+        self._left_out = [f"account {m.id}" + (f" ({m.name})" if m.name else "") + ": "
+                          + _why_left_out(m, self.accounts, self.exclude_accounts)
+                          for m in members if m.id not in chosen]
 
     def collect(self, progress: Progress | None = None) -> Collected:
         if self._management is None:
@@ -136,8 +158,13 @@ class AwsOrganizationTarget(AwsOptions):
         }
         if self.accounts or self.exclude_accounts:
             scope["selection"] = {"accounts": self.accounts, "exclude_accounts": self.exclude_accounts}
+        scope["excluded"] = self.excluded()
         return Collected(scope, management.identity, sorted(evidence, key=lambda r: r.id),
                          self.check_options())
+
+    def excluded(self) -> list[str]:
+        """Accounts and regions the scan leaves out, each with why (after connect)."""
+        return [*self._left_out, *regions_excluded(self._management.regions_not_scanned)]
 
     def _collect_account(self, member: Any, progress: Progress) -> tuple[list[Any], dict[str, Any]]:
         from compliance.collect.aws.collector import collect

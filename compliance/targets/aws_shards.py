@@ -58,6 +58,7 @@ def plan_organization(target: AwsOrganizationTarget, store: Store, scan_id: str,
     }
     if target.accounts or target.exclude_accounts:
         scope["selection"] = {"accounts": target.accounts, "exclude_accounts": target.exclude_accounts}
+    scope["excluded"] = target.excluded()
     chosen = units(target._members, management.regions, shard_by)
     return shards.create(store, scan_id, "aws", chosen, request=request, output=output, scope=scope,
                          listing=target._listing.as_dict())

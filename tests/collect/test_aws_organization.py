@@ -56,6 +56,9 @@ def test_accounts_can_be_chosen_or_excluded(organization):
     rest = run_scan([AwsOrganizationTarget(regions=[REGION], exclude_accounts=[members["payments"]])])
     assert members["payments"] not in {a["id"] for a in rest.scope["accounts"]}
     assert _failing_members(rest, organization, SSH) == {members["ledger"]}
+    left_out = {line.split(" ")[1]: line for line in rest.scope["excluded"] if line.startswith("account ")}
+    assert left_out[members["payments"]].endswith(": excluded with --exclude-accounts")
+    assert only.scope["excluded"][0].endswith(": not selected (--accounts)")
 
 
 @pytest.mark.parametrize(("accounts", "message"), [

@@ -192,3 +192,10 @@ def test_selection_narrows_the_scan_to_the_chosen_checks(deployment, tmp_path):
     assert ran and all(c.split(".")[1] in ("s3", "kms") for c in ran)
     assert "aws.s3.bucket_encrypted" not in ran and "aws.s3.tls_only" not in ran  # medium: below high
     assert "aws.s3.bucket_policy_not_public" in ran
+    store = Store(f"sqlite:///{tmp_path / 'c.db'}")
+    excluded = store.load_scan(store.latest_scan_id(), verify=False).scope["excluded"]
+    assert any(line.startswith("regions ") and "eu-west-1" in line
+               and line.endswith("not selected (--region)") for line in excluded), excluded
+    assert "1 check (aws.s3.bucket_encrypted): excluded with --exclude-checks" in excluded
+    assert any(line.endswith("service not selected (--services s3,kms)") for line in excluded)
+    assert any("aws.s3.tls_only" in line and line.endswith("below --severity High") for line in excluded)

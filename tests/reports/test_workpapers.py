@@ -10,6 +10,7 @@ import io
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pypdf
 import pytest
 from PIL import Image
 
+from compliance.scan import Basis, RocResult
 from compliance.store import Store
 from reports import write_reports
 from reports.attestations import load_attestations
@@ -60,7 +62,7 @@ def test_cover_names_entity_preparer_period_scope_and_signer(pages):
                  "2026-01-10T09:00:00.000+00:00 to 2026-01-10T09:00:05.500+00:00",
                  f"arn:aws:iam::{ACCOUNT}:user/auditor", "comply 0.1.0", FINGERPRINT,
                  "comply evidence verify evidence.zip --public-key signing-key.pub",
-                 "paraphrases", "Excluded nothing"):
+                 "paraphrases", "Excluded PCI DSS v4.0.1 A1.1.1: not a service provider"):
         assert text in cover, text
 
 
@@ -207,7 +209,31 @@ def test_scope_statement_always_says_what_was_excluded():
         ("AWS account", "1"), ("Regions", "a, b"),
         ("Excluded", "nothing: every resource the scan could read in the listed scope was assessed")]
     assert scope_statement({"urls": ["https://x"], "excluded": {"sandbox": "no card data"}})[-1] == (
-        "Excluded", "sandbox=no card data")
+        "Excluded", ["sandbox=no card data"])
+    aws = {"account_id": "1", "excluded": ["regions x: not enabled in the account"]}
+    several = scope_statement({"aws": aws, "web": {"urls": ["https://x"]}},
+                              ["PCI DSS v4.0.1 9.4.1: scoped out"], targets=["aws", "web"])
+    assert ("aws: AWS account", "1") in several and ("web: URLs", "https://x") in several
+    assert several[-1] == ("Excluded", ["aws: regions x: not enabled in the account",
+                                        "PCI DSS v4.0.1 9.4.1: scoped out"])
+
+
+def test_cover_says_what_was_excluded_and_why():
+    """Accounts, regions and checks left out (as the scan records them) and requirements scoped out by a
+    recorded decision, read back from the PDF's cover."""
+    scan = make_scan("excl0001")
+    scan.scope["excluded"] = ["account 222233334444 (Sandbox): excluded with --exclude-accounts",
+                              "regions ap-east-1, me-south-1: not enabled in the account",
+                              "1 check (aws.iam.password_policy): excluded with --exclude-checks"]
+    scoped = next(r for r in scan.requirement_results if r.framework == "pci-dss-4.0.1")
+    scan.requirement_results = [replace(r, result=RocResult.NOT_APPLICABLE, basis=Basis.SCOPED,
+                                        detail="scoped out by QSA on 2026-01-09: no card readers")
+                                if r is scoped else r for r in scan.requirement_results]
+    cover = flat(pypdf.PdfReader(io.BytesIO(render_pdf(ScanView(scan)))).pages[0].extract_text())
+    for line in (*scan.scope["excluded"],
+                 f"PCI DSS v4.0.1 {scoped.requirement_id}: scoped out by QSA on 2026-01-09: no card readers"):
+        assert line in cover, line
+    assert "Excluded nothing" not in cover
 
 
 def test_organisation_is_stored_with_the_scan_and_named_on_the_cover(tmp_path: Path):

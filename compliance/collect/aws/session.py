@@ -11,7 +11,7 @@ import os
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -44,6 +44,8 @@ class AwsAccount:
     regions: list[str]
     endpoint_url: str | None
     identity_record: EvidenceRecord
+    regions_not_scanned: dict[str, str] = field(default_factory=dict)
+    """Region -> why it was not scanned (not enabled in the account, or not chosen with --region)."""
 
     @property
     def account_id(self) -> str:
@@ -244,5 +246,22 @@ def connect(*, profile: str | None = None, role_arn: str | None = None, external
     if role_arn:
         session = _assume(session, role_arn, external_id, endpoint_url, timeout)
     identity, record = _caller(session, endpoint_url, timeout)
-    wanted = list(dict.fromkeys(regions)) if regions else _enabled_regions(session, endpoint_url, timeout)
-    return AwsAccount(session, identity, wanted, endpoint_url, record)
+    if regions:
+        wanted, why = list(dict.fromkeys(regions)), "not selected (--region)"
+    else:
+        wanted = _enabled_regions(session, endpoint_url, timeout)
+        why = ("not enabled in the account" if wanted != [session.region_name] else
+               "not scanned: only the default region (the account's regions could not be listed, or only "
+               "it is enabled)")
+    return AwsAccount(session, identity, wanted, endpoint_url, record,
+                      regions_not_scanned(session, wanted, why))
+
+
+def regions_not_scanned(session: boto3.Session, scanned: list[str], why: str) -> dict[str, str]:
+    """The partition's other regions and why the scan left them out, for the report's scope statement."""
+    try:
+        partition = session.get_partition_for_region(scanned[0]) if scanned else "aws"
+    except Exception:  # a region botocore does not know (an emulator's): assume the commercial partition
+        partition = "aws"
+    others = sorted(set(session.get_available_regions("ec2", partition_name=partition)) - set(scanned))
+    return {region: why for region in others}

@@ -82,6 +82,8 @@ class Scan:
     options: dict[str, Any] = field(default_factory=dict)
     organisation: str | None = None
     """The assessed entity (--organisation, COMPLY_ORGANISATION): named on the report's cover."""
+    preparer: str | None = None
+    """The assessor or preparer (--preparer, COMPLY_PREPARER): on the cover and as the PDF's author."""
     evidence: list[EvidenceRecord] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     requirement_results: list[RequirementResult] = field(default_factory=list)

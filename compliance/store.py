@@ -48,6 +48,7 @@ class ScanRow(Base):
     catalog_versions: Mapped[dict] = mapped_column(JSON)
     options: Mapped[dict] = mapped_column(JSON)
     organisation: Mapped[str | None] = mapped_column(String(200))
+    preparer: Mapped[str | None] = mapped_column(String(200))
 
 
 class EvidenceRow(Base):
@@ -303,7 +304,8 @@ class Store:
             db.add(ScanRow(id=scan.id, target=scan.target, started_at=scan.started_at,
                            finished_at=scan.finished_at, tool_version=scan.tool_version, scope=scan.scope,
                            identity=scan.identity, catalog_versions=scan.catalog_versions,
-                           options=scan.options, organisation=scan.organisation))
+                           options=scan.options, organisation=scan.organisation,
+                           preparer=scan.preparer))
             db.flush()
             _insert_evidence(db, scan.id, scan.full_evidence())
             digests = {"evidence_records": _evidence_digest(db, scan.id)} if streamed else None
@@ -363,7 +365,7 @@ class Store:
             scan = Scan(target=row.target, scope=row.scope, identity=row.identity, id=row.id,
                         started_at=row.started_at, finished_at=row.finished_at, tool_version=row.tool_version,
                         catalog_versions=row.catalog_versions, options=row.options,
-                        organisation=row.organisation)
+                        organisation=row.organisation, preparer=row.preparer)
             scan.evidence = [EvidenceRecord.from_dict(r.body) for r in
                              db.scalars(select(EvidenceRow).where(EvidenceRow.scan_id == scan_id))]
             scan.findings = [_finding(r) for r in
@@ -420,7 +422,8 @@ def scan_parts(scan: Scan, *, evidence: bool = True) -> dict[str, Any]:
                  "finished_at": scan.finished_at, "tool_version": scan.tool_version,
                  "catalog_versions": scan.catalog_versions, "options": scan.options,
                  # only when set, so scans sealed before the column existed still verify
-                 **({"organisation": scan.organisation} if scan.organisation else {})},
+                 **({"organisation": scan.organisation} if scan.organisation else {}),
+                 **({"preparer": scan.preparer} if scan.preparer else {})},
         "scope": {"scope": scan.scope, "identity": scan.identity},
         "findings": sorted(({"uid": f.uid, **f.as_dict()} for f in _unique(scan.findings)),
                            key=lambda d: d["uid"]),

@@ -75,7 +75,8 @@ def write_reports(scan: Scan, formats: Collection[str], out_dir: Path, *, signin
         if fmt == "evidence":
             continue
         extra = ({"organisation": organisation or scan.organisation, "attestations": attestations,
-                  "signer_fingerprint": fingerprint, "preparer": preparer} if fmt in ("html", "pdf") else {})
+                  "signer_fingerprint": fingerprint, "preparer": preparer or scan.preparer}
+                 if fmt in ("html", "pdf") else {})
         shown = _with_responses(scan, fmt) if fmt in ("html", "pdf") else None
         rendered[fmt] = renderers[fmt](view if shown is None else ScanView(shown), **extra)
         path = out_dir / FILE_NAMES[fmt]

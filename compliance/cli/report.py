@@ -27,7 +27,8 @@ def report(
         help="Organisation name for the cover (default: the one stored with the scan).")] = None,
     preparer: Annotated[str | None, typer.Option(
         "--preparer", envvar="COMPLY_PREPARER",
-        help="Assessor or preparer named on the cover and as the PDF's author.")] = None,
+        help="Assessor or preparer named on the cover and as the PDF's author (default: the one "
+             "stored with the scan).")] = None,
 ) -> None:
     """Render a stored scan's reports (and evidence pack) into a directory."""
     from compliance.outdir import OutputFolder

@@ -73,6 +73,8 @@ class Output:
     waivers: tuple[Waiver, ...] = ()
     select: Selection | None = None
     """--checks/--exclude-checks/--services/--severity as one predicate; None runs every check."""
+    preparer: str | None = None
+    """--preparer / COMPLY_PREPARER, stored with the scan."""
 
     @property
     def streaming(self) -> bool:
@@ -104,6 +106,7 @@ def prepare_output(
     timeout: float | None = None,
     baseline: str | None = None,
     scan_id: str | None = None,
+    preparer: str | None = None,
 ) -> Output:
     """Validate every input a scan needs and claim the output folder, before anything is collected."""
     from compliance import keys
@@ -137,7 +140,8 @@ def prepare_output(
     store.check_writable()
     base = load_baseline(baseline, store) if baseline else None
     output = Output(None if folder is None else folder.path, parsed, threshold, store, chosen, waivers_path,
-                    signing_key, organisation, quiet, timeout, base, folder, waivers=loaded)
+                    signing_key, organisation, quiet, timeout, base, folder, waivers=loaded,
+                    preparer=preparer)
     return replace(output, scan_id=scan_id) if scan_id is not None else output
 
 
@@ -220,7 +224,8 @@ def _publish(scan: Scan, output: Output, signer: keys.Signer) -> list[Path]:
     if output.streaming:
         with tempfile.TemporaryDirectory(prefix="comply-stream-") as tmp:
             paths = write_reports(scan, output.formats, Path(tmp), signing_key=output.signing_key,
-                                  organisation=output.organisation, store=output.store)
+                                  organisation=output.organisation, store=output.store,
+                                  preparer=scan.preparer)
             output.store.save_scan(scan, signer)
             sys.stdout.buffer.write(paths[0].read_bytes())
             sys.stdout.flush()
@@ -229,7 +234,7 @@ def _publish(scan: Scan, output: Output, signer: keys.Signer) -> list[Path]:
     staging = output.folder.staging(scan.id)
     try:
         write_reports(scan, output.formats, staging, signing_key=output.signing_key,
-                      organisation=output.organisation, store=output.store)
+                      organisation=output.organisation, store=output.store, preparer=scan.preparer)
         output.store.save_scan(scan, signer)
         return output.folder.publish(staging, scan.id)
     except BaseException:
@@ -274,6 +279,7 @@ def finish(scan: Scan, output: Output, console: Console) -> int:
     waivers = list(output.waivers) or (load_waivers(output.waivers_path) if output.waivers_path else [])
     warnings = assess_scan(scan, output.store, output.frameworks, waivers, dt.date.today())
     scan.organisation = output.organisation or scan.organisation
+    scan.preparer = output.preparer or scan.preparer
     signer = keys.signer(output.signing_key)
     paths = _publish(scan, output, signer)
     code = exit_code(scan, output.fail_on, output.baseline)
@@ -364,6 +370,9 @@ SIGNING_KEY = typer.Option(
     None, "--signing-key", help="Key that seals the stored scan and signs the evidence pack: a PEM private "
     "key (Ed25519, ECDSA or RSA) or kms:KEY_ARN (default: $COMPLY_SIGNING_KEY, else your own key)."
 )
+PREPARER = typer.Option(
+    None, "--preparer", envvar="COMPLY_PREPARER",
+    help="Assessor or preparer named on the report cover and as the PDF's author (stored with the scan).")
 ORGANISATION = typer.Option(
     None, "--organisation", envvar="COMPLY_ORGANISATION", help="Organisation name for the report cover."
 )
@@ -402,6 +411,7 @@ def output_options(
     waivers: Path | None = WAIVERS,
     signing_key: Path | None = SIGNING_KEY,
     organisation: str | None = ORGANISATION,
+    preparer: str | None = PREPARER,
     quiet: bool = QUIET,
     log_level: str = LOG_LEVEL,
     timeout: float | None = TIMEOUT,
@@ -422,7 +432,7 @@ def output_options(
     runtime.set_level("debug" if runtime.debug() else level)
     select = parse_selection(checks, exclude_checks, services, severity, all_checks())
     output = prepare_output(out, format, fail_on, db, framework, waivers, signing_key, organisation,
-                            quiet=quiet, timeout=timeout, baseline=baseline)
+                            quiet=quiet, timeout=timeout, baseline=baseline, preparer=preparer)
     return replace(output, select=select) if select is not None else output
 
 

@@ -48,6 +48,7 @@ def _output_record(output: scan_cli.Output) -> dict[str, Any]:
         "waivers": str(output.waivers_path) if output.waivers_path else None,
         "signing_key": str(output.signing_key) if output.signing_key else None,
         "organisation": output.organisation,
+        "preparer": output.preparer,
         "timeout": output.timeout,
     }
 
@@ -178,7 +179,7 @@ def finish_planned(store: Any, scan_id: str, console: Console, *, again: bool = 
         recorded["out"], recorded["formats"], recorded["fail_on"], store.url, recorded["frameworks"],
         Path(recorded["waivers"]) if recorded["waivers"] else None,
         Path(recorded["signing_key"]) if recorded["signing_key"] else None, recorded["organisation"],
-        timeout=recorded["timeout"], scan_id=scan_id)
+        timeout=recorded["timeout"], scan_id=scan_id, preparer=recorded.get("preparer"))
     scan_cli.claim(output)
     try:
         scan = assemble(store, scan_id)

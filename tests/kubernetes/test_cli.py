@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from compliance.cli import app
+from compliance.store import Store
 from tests.kube_server import api_server, load_documents
 from tests.kubernetes.planted import PAYMENTS, PCI_FAMILY, PLANTED, WALLET
 
@@ -121,3 +122,22 @@ def test_the_pre_commit_hook_scans_the_changed_files_it_is_given(tmp_path, monke
     assert clean.exit_code == 0, clean.output
     flawed = runner.invoke(app, [*command[1:], *map(str, changed)])
     assert flawed.exit_code == 1 and "card-vault-debug" in flawed.output
+
+
+def test_preparer_is_a_scan_option_stored_with_the_scan(tmp_path, monkeypatch):
+    """--preparer (or COMPLY_PREPARER, or the config file) is shared by every scan command, stored with the
+    scan like the organisation, and named on the cover of the report rendered then and later."""
+    monkeypatch.setenv("COMPLY_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("COMPLY_PREPARER", "R. Auditor (QSA)")
+    result, _ = run(tmp_path, "--manifests", str(WALLET), "--organisation", "Acme Pay",
+                    "--format", "html,ocsf")
+    assert result.exit_code == 0, result.output
+    assert "R. Auditor (QSA)" in (tmp_path / "out" / "report.html").read_text()
+    store = Store(f"sqlite:///{tmp_path / 'comply.db'}")
+    scan = store.load_scan(store.latest_scan_id())
+    assert (scan.organisation, scan.preparer) == ("Acme Pay", "R. Auditor (QSA)")
+    monkeypatch.delenv("COMPLY_PREPARER")
+    later = runner.invoke(app, ["report", scan.id, "--format", "html", "--out", str(tmp_path / "later"),
+                                "--db", store.url])
+    assert later.exit_code == 0, later.output
+    assert "R. Auditor (QSA)" in (tmp_path / "later" / "report.html").read_text()

@@ -81,6 +81,24 @@ waivers:
     return path
 
 
+def write_soa(scan: Scan, out_dir: Path) -> list[Path]:
+    """The demo's Statement of Applicability: a decisions file as `comply soa init` writes it (every Annex A
+    control applicable, approval left to fill in) and soa.csv, soa.html and soa.pdf from it and the scan."""
+    from compliance.soa import DEFAULT_FILE, build_soa, init_text, load_decisions
+    from reports.soa import render_soa
+    from reports.workpapers import evidence_index
+
+    decisions = out_dir / DEFAULT_FILE
+    decisions.write_text(init_text(), encoding="utf-8")
+    chosen = load_decisions(decisions)
+    rows = build_soa(scan, chosen, {e.record.id: e.ref for e in evidence_index(scan)})
+    written = [decisions]
+    for name, data in render_soa(rows, chosen, scan, None).items():
+        (out_dir / name).write_bytes(data)
+        written.append(out_dir / name)
+    return written
+
+
 def run_demo(output: Output, console: Console) -> int:
     started = time.monotonic()
     own_waivers = output.waivers_path is None
@@ -101,6 +119,9 @@ def run_demo(output: Output, console: Console) -> int:
                              WebTarget(url=wallet.url, ca_file=wallet.cert, credentials=wallet.credentials)])
         scan.scope["label"] = "comply demo: emulated AWS account, wallet manifests, wallet on loopback"
         finish(scan, output, console)
+    if output.out_dir is not None:
+        for path in write_soa(scan, output.out_dir):
+            console.print(f"wrote {path}", markup=False)
     missed, wrong = planted_report(scan)
     inherent, flaws = web_report(scan)
     console.print(f"demo finished in {time.monotonic() - started:.1f} s: "

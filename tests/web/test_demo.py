@@ -27,3 +27,8 @@ def test_demo_scans_the_wallet_over_tls_with_the_account(tmp_path):
     web_failures = [f for f in scan.findings if f.check_id.startswith("web.") and f.status is Status.FAIL]
     assert [(f.check_id, f.suppressed_by is not None) for f in web_failures] == [
         ("web.tls.certificate_trusted", True)]
+    # the demo writes a Statement of Applicability from an init'ed decisions file
+    assert {"soa-decisions.yaml", "soa.csv", "soa.html", "soa.pdf"} <= {p.name for p in out.iterdir()}
+    rows = (out / "soa.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert len(rows) == 1 + 93 and rows[1].startswith("A.5.1,")
+    assert (out / "soa.pdf").read_bytes().startswith(b"%PDF")

@@ -242,12 +242,18 @@ def _check_sqlite_file(path: Path, shown: str) -> None:
                          "restore it or use another --db")
 
 
+SQLITE_BUSY_SECONDS = 120
+
+
 def _engine(url: str, shown: str) -> Engine:
     try:
         sqlite = _sqlite_path(url)
         if sqlite is not None:
             _check_sqlite_file(sqlite, shown)
-        engine = create_engine(url, future=True)
+        # SQLite: wait for another process's write (a shard committing, `--workers N`) rather than fail
+        # after pysqlite's 5 s; a loaded machine can hold a commit of a large shard that long
+        waits = {"timeout": SQLITE_BUSY_SECONDS} if sqlite is not None else {}
+        engine = create_engine(url, future=True, connect_args=waits)
         prepare(engine, shown)
     except UsageError:
         raise

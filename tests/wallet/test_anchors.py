@@ -153,6 +153,7 @@ def test_rollback_on_postgres(app_factory, postgres_url, postgres_server):
         conn.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                              f"WHERE datname = '{source}' AND pid <> pg_backend_pid()")
         conn.exec_driver_sql(f'CREATE DATABASE "{copy_name}" TEMPLATE "{source}"')
+    rt(app).engine.dispose()  # drop any pooled connection the terminate above ended
     _activity(app)
     _anchored(app)
     older = make_engine(postgres_server.url(copy_name))

@@ -183,7 +183,7 @@ def test_a_shard_killed_for_good_makes_the_scan_partial_naming_its_account(organ
     assert answered and {r["id"]: r["response"] for r in raw.values() if r["id"] in
                          {a.id for a in answered}} == {a.id: a.response for a in answered}
     html = (tmp_path / "out" / "report.html").read_text()
-    assert "&#34;GroupName&#34;: &#34;member-02-internal&#34;" in html  # the report shows the responses
+    assert "member-02-internal" in html  # the raw responses the report shows (a group's name)
 
 
 def test_two_attempts_of_one_shard_running_together_commit_exactly_one_result(organization, tmp_path):

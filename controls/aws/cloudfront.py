@@ -9,7 +9,7 @@ from typing import Any
 
 from compliance.findings import Severity
 from controls.aws.inventory import GLOBAL, AwsInventory, Item
-from controls.aws.verdicts import Judgement, Listing, answer, bad, each, good, unknown, unusable
+from controls.aws.verdicts import Judgement, Listing, bad, each_detail, good, unknown, unusable
 from controls.aws.wafv2 import blocks_common_attacks
 from controls.registry import Verdict, check
 
@@ -33,22 +33,10 @@ def _label(dist: Item) -> str:
     domain = aliases[0] if aliases else dist.get("DomainName", "?")
     return f"distribution {dist.get('Id', '?')}{comment} ({domain})"
 
-Judge = Callable[[dict[str, Any], Any], Judgement]
-
-
-def _each_distribution(inv: AwsInventory, judge: Judge) -> Iterator[Verdict]:
+def _each_distribution(inv: AwsInventory, judge: Callable[[dict[str, Any]], Judgement]) -> Iterator[Verdict]:
     """`judge` over each distribution's configuration (get_distribution_config), ERROR without it."""
-    def with_config(dist: Item) -> Judgement:
-        rec, why = answer(inv, dist, "cloudfront", "get_distribution_config", Id=dist["Id"])
-        if why:
-            return unknown(f"configuration unknown: {why}", rec)
-        config = (rec.response or {}).get("DistributionConfig")  # type: ignore[union-attr]
-        if not isinstance(config, dict):
-            return unknown("get_distribution_config returned no DistributionConfig", rec)
-        state, reason, evidence = judge(config, rec)
-        return state, reason, (rec, *evidence)
-
-    yield from each(inv, DISTRIBUTIONS, with_config)
+    return each_detail(inv, DISTRIBUTIONS, "get_distribution_config", "DistributionConfig",
+                       lambda d: {"Id": d["Id"]}, judge)
 
 
 def _behaviours(config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -66,7 +54,7 @@ def _behaviours(config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
        and every other cache behaviour (`aws cloudfront update-distribution` with ViewerProtocolPolicy set
        to redirect-to-https).""")
 def viewer_https(inv: AwsInventory) -> Iterator[Verdict]:
-    def judge(config: dict[str, Any], rec: Any) -> Judgement:
+    def judge(config: dict[str, Any]) -> Judgement:
         behaviours = _behaviours(config)
         policies = {name: b.get("ViewerProtocolPolicy") for name, b in behaviours}
         if any(policy is None for policy in policies.values()):
@@ -89,7 +77,7 @@ def viewer_https(inv: AwsInventory) -> Iterator[Verdict]:
        distribution's settings (ViewerCertificate MinimumProtocolVersion with `aws cloudfront
        update-distribution`).""")
 def viewer_tls(inv: AwsInventory) -> Iterator[Verdict]:
-    def judge(config: dict[str, Any], rec: Any) -> Judgement:
+    def judge(config: dict[str, Any]) -> Judgement:
         cert = config.get("ViewerCertificate")
         if not isinstance(cert, dict):
             return unknown("does not state its viewer certificate")
@@ -129,7 +117,7 @@ def _origin_problem(origin: dict[str, Any]) -> str | None:
        remediation="""Create an origin access control and attach it to each S3 origin (then allow only the
        distribution in the bucket policy); set Origin protocol policy to HTTPS only on custom origins.""")
 def origin_protection(inv: AwsInventory) -> Iterator[Verdict]:
-    def judge(config: dict[str, Any], rec: Any) -> Judgement:
+    def judge(config: dict[str, Any]) -> Judgement:
         origins = (config.get("Origins") or {}).get("Items")
         if not origins:
             return unknown("does not state its origins")
@@ -157,7 +145,7 @@ def _cloudfront_acls(inv: AwsInventory) -> tuple[dict[str, Item], list[Any]]:
 def waf_attached(inv: AwsInventory) -> Iterator[Verdict]:
     acls, failures = _cloudfront_acls(inv)
 
-    def judge(config: dict[str, Any], rec: Any) -> Judgement:
+    def judge(config: dict[str, Any]) -> Judgement:
         if "WebACLId" not in config:
             return unknown("does not state its web ACL")
         acl_id = str(config.get("WebACLId") or "")
@@ -195,7 +183,7 @@ def waf_attached(inv: AwsInventory) -> Iterator[Verdict]:
        remediation="""Turn on standard logging to an S3 bucket in the distribution's settings (Logging
        Enabled=true, Bucket=BUCKET.s3.amazonaws.com) with `aws cloudfront update-distribution`.""")
 def access_logging(inv: AwsInventory) -> Iterator[Verdict]:
-    def judge(config: dict[str, Any], rec: Any) -> Judgement:
+    def judge(config: dict[str, Any]) -> Judgement:
         logging = config.get("Logging")
         if not isinstance(logging, dict) or "Enabled" not in logging:
             return unknown("does not state its logging configuration")

@@ -18,9 +18,11 @@ from controls.aws.verdicts import (
     bad,
     each,
     good,
-    policy_statements,
     unknown,
     when,
+)
+from controls.aws.verdicts import (
+    public_statements as any_principal_statements,
 )
 from controls.registry import Verdict, check
 
@@ -33,28 +35,10 @@ URL_AUTH_KEY = "lambda:functionurlauthtype"
 """The only condition that does not narrow who may call: a function URL's auth type (NONE is public)."""
 
 
-def _anyone(principal: Any) -> bool:
-    if principal == "*":
-        return True
-    if isinstance(principal, dict):
-        values = [v for value in principal.values() for v in (value if isinstance(value, list) else [value])]
-        return "*" in values
-    return False
-
-
-def _narrowing(condition: Any) -> bool:
-    """Whether a statement's condition limits the callers (any key but the function URL auth type does)."""
-    if not condition:
-        return False
-    keys = {str(key).lower() for test in condition.values() if isinstance(test, dict) for key in test}
-    return bool(keys - {URL_AUTH_KEY})
-
-
 def public_statements(document: Any) -> list[dict[str, Any]]:
-    """Statements letting anyone invoke the function: principal ``*`` with no condition that narrows the
-    callers (a function URL with auth type NONE is public even though it is written as a condition)."""
-    return [st for st in policy_statements(document) if st.get("Effect") == "Allow"
-            and _anyone(st.get("Principal")) and not _narrowing(st.get("Condition"))]
+    """Statements letting anyone invoke the function (a function URL with auth type NONE is public even
+    though it is written as a condition)."""
+    return any_principal_statements(document, not_narrowing=frozenset({URL_AUTH_KEY}))
 
 
 @check("aws.lambda.policy_not_public", severity=Severity.HIGH, resource_type="AwsLambdaFunction",

@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from compliance.findings import Severity
-from controls.aws.inventory import AwsInventory, Item
-from controls.aws.verdicts import Judgement, Listing, answer, bad, each, good, public_statements, unknown
+from controls.aws.inventory import AwsInventory
+from controls.aws.verdicts import Judgement, Listing, bad, each_detail, good, public_statements, unknown
 from controls.registry import Verdict, check
 
 MODERN_TLS_POLICY = re.compile(r"^Policy-Min-TLS-1-[23]")
@@ -23,18 +23,9 @@ Judge = Callable[[dict[str, Any]], Judgement]
 
 
 def _each_domain(inv: AwsInventory, judge: Judge) -> Iterator[Verdict]:
-    """`judge` over each domain's describe_domain status, its record added as evidence; ERROR without it."""
-    def with_status(domain: Item) -> Judgement:
-        rec, why = answer(inv, domain, "opensearch", "describe_domain", DomainName=domain["DomainName"])
-        if why:
-            return unknown(f"configuration unknown: {why}", rec)
-        status = (rec.response or {}).get("DomainStatus")  # type: ignore[union-attr]
-        if not isinstance(status, dict):
-            return unknown("describe_domain returned no DomainStatus", rec)
-        state, reason, evidence = judge(status)
-        return state, reason, (rec, *evidence)
-
-    yield from each(inv, DOMAINS, with_status)
+    """`judge` over each domain's describe_domain status, ERROR without it."""
+    return each_detail(inv, DOMAINS, "describe_domain", "DomainStatus",
+                       lambda d: {"DomainName": d["DomainName"]}, judge)
 
 
 def _flag(status: dict[str, Any], key: str) -> bool | None:

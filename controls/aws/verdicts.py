@@ -127,17 +127,43 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def public_statements(document: Any) -> list[dict[str, Any]]:
-    """Allow statements granting anyone (``*`` principal) without a condition to narrow them."""
+def _condition_keys(condition: Any) -> set[str]:
+    return {str(key).lower() for test in (condition or {}).values() if isinstance(test, dict) for key in test}
+
+
+def public_statements(document: Any, *, not_narrowing: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """Allow statements granting anyone (``*`` principal) without a condition to narrow them; condition
+    keys in `not_narrowing` (lower case) do not count as narrowing."""
     found = []
     for st in policy_statements(document):
-        if st.get("Effect") != "Allow" or st.get("Condition"):
+        condition = st.get("Condition")
+        narrowed = bool(condition) and (not not_narrowing or not isinstance(condition, dict)
+                                        or bool(_condition_keys(condition) - not_narrowing))
+        if st.get("Effect") != "Allow" or narrowed:
             continue
         principal = st.get("Principal")
         if principal == "*" or (isinstance(principal, dict) and any(
                 "*" in _as_list(v) for v in principal.values())):
             found.append(st)
     return found
+
+
+def each_detail(inv: AwsInventory, listing: Listing, operation: str, key: str,
+                params: Callable[[Item], dict[str, Any]],
+                judge: Callable[[dict[str, Any]], Judgement]) -> Iterator[Verdict]:
+    """`judge` over the `key` part of one follow-up call per item, its record added as evidence; an
+    unanswered call or one without `key` is an ERROR for that item."""
+    def with_detail(item: Item) -> Judgement:
+        rec, why = answer(inv, item, listing.service, operation, **params(item))
+        if why:
+            return unknown(f"configuration unknown: {why}", rec)
+        detail = (rec.response or {}).get(key)  # type: ignore[union-attr]
+        if not isinstance(detail, dict):
+            return unknown(f"{operation} returned no {key}", rec)
+        state, reason, evidence = judge(detail)
+        return state, reason, (rec, *evidence)
+
+    yield from each(inv, listing, with_detail)
 
 
 def when(value: Any) -> dt.datetime | None:

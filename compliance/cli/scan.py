@@ -254,7 +254,7 @@ def _reason(code: int, scan: Scan, output: Output) -> str:
     if code == EXIT_FAILED:
         return f"{len(failing)} failure(s) at or above {threshold}{outside}"
     if code == EXIT_INCOMPLETE:
-        return "some checks could not be assessed; nothing failed"
+        return f"some checks could not be assessed; nothing failed at or above {threshold}{outside}"
     if output.fail_on is None:
         return "report only (--fail-on none)"
     return f"nothing failed at or above {threshold}{outside}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,12 +29,24 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+_DIGIT_RUN = re.compile(r"\d{13}")
+
+
+def _random_hex(nbytes: int) -> str:
+    """Random hex holding no run of 13 digits: an id must never read as a card number, or the filters
+    that keep card data out of logs, audit entries and throttle keys would mask or refuse it (a client
+    whose id held a Luhn-valid run could not obtain a token)."""
+    while _DIGIT_RUN.search(value := secrets.token_hex(nbytes)):
+        pass
+    return value
+
+
 def new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_hex(12)}"
+    return f"{prefix}_{_random_hex(12)}"
 
 
 def new_posting_id() -> str:
-    return f"pst_{secrets.token_hex(16)}"
+    return f"pst_{_random_hex(16)}"
 
 
 class UtcDateTime(TypeDecorator[datetime]):

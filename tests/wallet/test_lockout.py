@@ -175,3 +175,17 @@ def test_posting_ids_are_opaque_and_cursors_work(any_db_url, app_factory):
     other = api.get(f"/v1/wallets/{b['id']}/transactions").get_json()["data"][0]["id"]
     r = api.get(f"/v1/wallets/{a['id']}/transactions", query_string={"cursor": other})
     assert r.status_code == 422
+
+
+def test_ids_never_hold_a_card_number(monkeypatch):
+    """A client id is hex; one holding a Luhn-valid digit run read as a card number and could not get a
+    token. Ids are redrawn until they hold no 13-digit run."""
+    from wallet import models
+    from wallet.api.oauth import safe_actor
+
+    pan_like = "4111111111111111" + "ab0c1d2e"
+    assert safe_actor(f"cli_{pan_like}") is None  # what such an id met at /oauth/token
+    draws = iter([pan_like, "0123456789abcdef01234567"])
+    monkeypatch.setattr(models.secrets, "token_hex", lambda n: next(draws))
+    redrawn = models.new_id("cli")
+    assert redrawn == "cli_0123456789abcdef01234567" and safe_actor(redrawn) == redrawn

@@ -88,15 +88,20 @@ class Scan:
     findings: list[Finding] = field(default_factory=list)
     requirement_results: list[RequirementResult] = field(default_factory=list)
     waivers: list[WaiverUse] = field(default_factory=list)
-    evidence_source: Callable[[], Iterator[EvidenceRecord]] | None = field(default=None, repr=False,
-                                                                           compare=False)
+    evidence_source: Callable[[Any], Iterator[EvidenceRecord]] | None = field(default=None, repr=False,
+                                                                              compare=False)
     """When set, `evidence` holds the records without their responses (an index: small whatever the
     responses weigh) and this yields the full records, once per call, from where they are kept (a
-    sharded scan's store), so the pack and the store are written as a stream, not from memory."""
+    sharded scan's store), so the pack and the store are written as a stream, not from memory. Its
+    argument is the store session to read through, or None for a session of its own."""
 
-    def full_evidence(self) -> Iterator[EvidenceRecord]:
-        """Every evidence record with its response: streamed from the source, else the list itself."""
-        return self.evidence_source() if self.evidence_source is not None else iter(self.evidence)
+    def full_evidence(self, reader: Any = None) -> Iterator[EvidenceRecord]:
+        """Every evidence record with its response: streamed from the source, else the list itself.
+
+        `reader` is the session of a transaction writing to the source's store: a SQLite writer that
+        has spilled its changes to the file holds an exclusive lock, so a read through any other
+        connection would wait for the writer, which waits for the read."""
+        return self.evidence_source(reader) if self.evidence_source is not None else iter(self.evidence)
 
     def counts(self) -> dict[str, int]:
         out = {s.value: 0 for s in Status}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import defer
+from sqlalchemy.orm import Session, defer
 
 from compliance.collect.record import utcnow
 from compliance.errors import UsageError
@@ -88,10 +88,13 @@ def shards(store: Store, scan_id: str, *, results: bool = True) -> list[Shard]:
         return [_shard(r, results) for r in db.scalars(query)]
 
 
-def result(store: Store, scan_id: str, index: int) -> dict[str, Any] | None:
-    """One shard's committed result."""
+def result(store: Store, scan_id: str, index: int, reader: Session | None = None) -> dict[str, Any] | None:
+    """One shard's committed result, read through `reader` when given (see Scan.full_evidence)."""
+    query = select(ShardRow.result).where(ShardRow.scan_id == scan_id, ShardRow.idx == index)
+    if reader is not None:
+        return reader.scalar(query)
     with store.session() as db:
-        return db.scalar(select(ShardRow.result).where(ShardRow.scan_id == scan_id, ShardRow.idx == index))
+        return db.scalar(query)
 
 
 def _shard(row: ShardRow, results: bool = True) -> Shard:

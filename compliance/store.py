@@ -313,7 +313,7 @@ class Store:
                            options=scan.options, organisation=scan.organisation,
                            preparer=scan.preparer))
             db.flush()
-            _insert_evidence(db, scan.id, scan.full_evidence())
+            _insert_evidence(db, scan.id, scan.full_evidence(db))
             digests = {"evidence_records": _evidence_digest(db, scan.id)} if streamed else None
             db.add_all(_finding_row(scan.id, f) for f in _unique(scan.findings))
             db.add_all(RequirementRow(scan_id=scan.id, framework=r.framework, requirement_id=r.requirement_id,

@@ -222,7 +222,7 @@ def assemble(store: Store, scan_id: str) -> Scan:
         if unevaluated:
             findings.extend(evaluate(account_id, plan, unevaluated))
 
-    def full_records() -> Iterator[EvidenceRecord]:
+    def full_records(reader: Any = None) -> Iterator[EvidenceRecord]:
         """The records of the index, with their responses, a shard's result at a time."""
         seen: set[str] = set()
         for shard in [None, *ordered]:
@@ -231,7 +231,7 @@ def assemble(store: Store, scan_id: str) -> Scan:
             elif shard.index in missing:
                 records = missing[shard.index]
             else:
-                result = shards.result(store, scan_id, shard.index) or {"evidence": []}
+                result = shards.result(store, scan_id, shard.index, reader) or {"evidence": []}
                 records = (EvidenceRecord.from_dict(r) for r in result["evidence"])
             for rec in records:
                 if rec.id in index and rec.id not in seen:

@@ -326,3 +326,39 @@ def test_the_shipped_manifests_are_valid_kubernetes_and_pass_our_own_scan(tmp_pa
     findings = json.loads((tmp_path / "k8s" / "findings.ocsf.json").read_text())
     assert findings and not [f["metadata"]["event_code"] for f in findings if f["status_code"] != "PASS"]
     assert result.exit_code == 0, result.output
+
+
+def test_finishing_a_plan_whose_evidence_outgrows_sqlites_cache_reads_through_the_writer(
+        tmp_path, monkeypatch):
+    """A SQLite writer whose changes outgrow its page cache spills them to the file under an exclusive
+    lock; a shard result read through another connection then waited for the writer (database is
+    locked). The finishing step streams the shards' evidence through the writing transaction. Here the
+    first batch of records written (store.EVIDENCE_BATCH) outgrows the cache before the last shard is
+    read."""
+    from compliance import store as store_module
+    from compliance.collect.record import EvidenceRecord, Outcome
+
+    monkeypatch.setattr(store_module, "SQLITE_BUSY_SECONDS", 2)
+    monkeypatch.setenv("COMPLY_CONFIG_DIR", str(tmp_path / "config"))
+    db = f"sqlite:///{tmp_path / 'big.db'}"
+    store = Store(db)
+    accounts = ["111111111111", "222222222222", "333333333333", "444444444444"]
+    listing = EvidenceRecord("aws", "organizations", "list_accounts", None, {}, "2026-01-01T00:00:00+00:00",
+                             Outcome.OK, response={"Accounts": [{"Id": a} for a in accounts]})
+    shards.create(store, "big", "aws", [shards.Unit(a, f"acct-{a}") for a in accounts],
+                  request={"regions": [REGION], "ecr_min_severity": "HIGH", "shard_by": "account"},
+                  output={"out": str(tmp_path / "out"), "formats": "ocsf,evidence", "fail_on": "none",
+                          "frameworks": ["pci-dss-4.0.1"], "waivers": None, "signing_key": None,
+                          "organisation": None, "timeout": 30},
+                  scope={"organization": True, "regions": [REGION]}, listing=listing.as_dict())
+    for n, account in enumerate(accounts):
+        evidence = [EvidenceRecord("aws", "ec2", "describe_things", REGION, {"page": k},
+                                   "2026-01-01T00:00:00+00:00", Outcome.OK,
+                                   response={"blob": str(k) * 8_000}, account=account).as_dict()
+                    for k in range(200)]
+        _, attempt = shards.start(store, "big", n)
+        assert shards.commit(store, "big", n, attempt, {"reached": True, "reason": None, "evidence": evidence,
+                                                        "findings": []})
+    result = _cli("scan", "finish", "big", "--db", db)
+    assert result.exit_code == 0, result.output
+    assert len(Store(db).load_scan("big").evidence) == 1 + 200 * len(accounts)

@@ -6,6 +6,7 @@ unknown region, an endpoint that does not answer) is a `UsageError`: one line, e
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -20,6 +21,7 @@ from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    DataNotFoundError,
     EndpointConnectionError,
     NoCredentialsError,
     PartialCredentialsError,
@@ -73,6 +75,18 @@ def new_session(**kwargs: Any) -> boto3.Session:
     core = botocore.session.get_session()
     core.register_component("data_loader", _shared_loader())
     return boto3.Session(botocore_session=core, **kwargs)
+
+
+def warm_models(services: set[str], region: str | None) -> None:
+    """Parse the API models, endpoint rules and paginators of these services into the shared loader,
+    so that processes forked afterwards (`--workers`) find them parsed. Nothing is sent: the client
+    has placeholder keys, which also spares it the search for credentials."""
+    session = new_session(region_name=region or "us-east-1", aws_access_key_id="warm-up",
+                          aws_secret_access_key="warm-up")  # noqa: S106 # nosec B106 - not a credential
+    for service in sorted(services):
+        model = session.client(service).meta.service_model
+        with contextlib.suppress(DataNotFoundError):  # asked as get_paginator asks, so the cache answers
+            _shared_loader().load_service_model(service, "paginators-1", model.api_version)
 
 
 def client_config(max_attempts: int = 8, pool: int = 16, timeout: float | None = None) -> Config:

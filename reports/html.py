@@ -20,9 +20,10 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from compliance.findings import Finding, Status
 from compliance.scan import RequirementResult, RocResult
+from reports import pdf_prose
 from reports import workpapers as wp
 from reports.attestations import Attestation, load_attestations
-from reports.pdf_listing import LEADING, ListingPage, paginate
+from reports.pdf_listing import ListingPage, paginate
 from reports.view import (
     ScanView,
     check_meta,
@@ -274,14 +275,19 @@ def build_context(view: ScanView, *, organisation: str | None, attestations: lis
         "evidence": shown, "evidence_hidden": len(scan.evidence) - len(shown),
         "evidence_anchor": {e.record.id: f"ev-{e.ref}" for e in index[:len(shown)]},
         "evidence_ref": refs,
-        "leading": LEADING, "listing_pages": _listing_pages(list(pops.values()), index) if pdf else {},
+        "listing_pages": _listing_pages(list(pops.values()), index, papers) if pdf else {},
     }
 
 
-def _listing_pages(pops: list[wp.Population], index: list[wp.EvidenceEntry]) -> dict[str, list[ListingPage]]:
-    """The PDF's long listings, paginated here and drawn by reports.pdf_listing's finisher."""
+def _listing_pages(pops: list[wp.Population], index: list[wp.EvidenceEntry],
+                   papers: dict[str, list[wp.Workpaper]]) -> dict[str, list[ListingPage]]:
+    """The PDF's workpapers and long listings, paginated here and drawn by reports.pdf_listing's
+    finisher."""
     return {"populations": paginate("populations", wp.population_blocks(pops)),
-            "evidence": paginate("evidence", wp.index_blocks(index), repeat=wp.INDEX_HEADER, spacing=0)}
+            "evidence": paginate("evidence", wp.index_blocks(index), repeat=wp.INDEX_HEADER, spacing=0),
+            **{f"workpapers-{fid}": paginate(f"wp-{fid}", wp.workpaper_blocks(framework_papers),
+                                             leading=pdf_prose.LEADING)
+               for fid, framework_papers in papers.items()}}
 
 
 def _raw_json(record: Any) -> str:

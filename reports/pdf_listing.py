@@ -20,6 +20,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from reports import pdf_prose
+from reports.pdf_prose import Span
+
 FONT_SIZE = 7.2
 """Points; Courier's advance is 0.6 em, so 4.32 pt a character."""
 LEADING = 8.6
@@ -31,13 +34,22 @@ FIRST_PAGE_ALLOWANCE = 12
 """Lines left free on a section's first page for its heading and note, which WeasyPrint lays out."""
 KEEP_WITH_HEADING = 3
 INDENT = " " * 7
-FONTS = {"regular": "CmplMono", "bold": "CmplMonoB"}
+FONTS = {"regular": "CmplMono", "bold": "CmplMonoB", "sans": "CmplSans", "sans-bold": "CmplSansB"}
+BASE_FONTS = {"regular": "/Courier", "bold": "/Courier-Bold", "sans": "/Helvetica",
+              "sans-bold": "/Helvetica-Bold"}
+BODY_HEIGHT = LINES_PER_PAGE * LEADING
+"""Points of page body a listing page fills."""
 
 
 @dataclass(frozen=True)
 class Line:
+    """A monospaced line (`text`), or a line of proportional text already broken to the page's width
+    (`spans`, reports.pdf_prose), drawn `indent` points in."""
+
     text: str
     bold: bool = False
+    spans: tuple[Span, ...] = ()
+    indent: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +59,8 @@ class Block:
     head: Sequence[Line]
     body: Sequence[Line]
     anchor: str | None = None
+    space: int | None = None
+    """Blank lines before the block, where it differs from the listing's spacing."""
 
 
 @dataclass
@@ -55,15 +69,18 @@ class ListingPage:
     lines: list[Line] = field(default_factory=list)
     anchors: list[tuple[str, int]] = field(default_factory=list)
     """(anchor, line number on the page) of each block that starts here."""
+    leading: float = LEADING
 
     @property
     def height(self) -> float:
         """The reserved block's height in points."""
-        return round(len(self.lines) * LEADING, 2)
+        return round(len(self.lines) * self.leading, 2)
 
 
 def wrap(line: Line, width: int = CHARS_PER_LINE) -> list[Line]:
     """A long line as several, the continuation lines indented like a population's reason line."""
+    if line.spans:
+        return [line]
     text = line.text.rstrip()
     if len(text) <= width:
         return [Line(text, line.bold)]
@@ -81,26 +98,27 @@ def text_lines(text: str, bold: bool = False) -> list[Line]:
 
 
 def paginate(name: str, blocks: Iterable[Block], *, repeat: Sequence[Line] = (),
-             spacing: int = 1) -> list[ListingPage]:
-    """Pages of at most LINES_PER_PAGE lines (fewer on the first), `repeat` (column headings) at the top of
-    each page, `spacing` blank lines between blocks; a block whose heading and first lines do not fit starts
-    on a new page."""
+             spacing: int = 1, leading: float = LEADING) -> list[ListingPage]:
+    """Pages that fill the page body (less room for the section's heading on the first), `repeat`
+    (column headings) at the top of each page, `spacing` blank lines between blocks (a block's own
+    `space` where it sets one); a block whose heading and first lines do not fit starts on a new page."""
     pages: list[ListingPage] = []
+    per_page = int(BODY_HEIGHT // leading)
+    first_page = int((BODY_HEIGHT - FIRST_PAGE_ALLOWANCE * LEADING) // leading)
 
     def new_page() -> ListingPage:
-        page = ListingPage(f"{name}-page-{len(pages) + 1}", list(repeat))
+        page = ListingPage(f"{name}-page-{len(pages) + 1}", list(repeat), leading=leading)
         pages.append(page)
         return page
 
     def room(page: ListingPage) -> int:
-        limit = LINES_PER_PAGE - (FIRST_PAGE_ALLOWANCE if len(pages) == 1 else 0)
-        return limit - len(page.lines)
+        return (first_page if len(pages) == 1 else per_page) - len(page.lines)
 
     page = new_page()
     for block in blocks:
         head = [w for line in block.head for w in wrap(line)]
         body = [w for line in block.body for w in wrap(line)]
-        gap = spacing if len(page.lines) > len(repeat) else 0
+        gap = (spacing if block.space is None else block.space) if len(page.lines) > len(repeat) else 0
         if room(page) < gap + len(head) + min(len(body), KEEP_WITH_HEADING):
             page, gap = new_page(), 0
         page.lines.extend([Line("")] * gap)
@@ -114,21 +132,43 @@ def paginate(name: str, blocks: Iterable[Block], *, repeat: Sequence[Line] = (),
 
 
 def _pdf_string(text: str) -> bytes:
-    raw = text.encode("cp1252", errors="replace")
-    return b"(" + raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)") + b")"
+    return b"(" + _escape(text.encode("cp1252", errors="replace")) + b")"
+
+
+def _escape(raw: bytes) -> bytes:
+    return raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
 
 
 def content_stream(page: ListingPage, x: float, top: float) -> bytes:
     """PDF operators drawing the page's lines from (x, top) in PDF points (origin bottom left)."""
     baseline = top - FONT_SIZE * 0.8
-    out = [b"BT", f"{LEADING} TL 1 0 0 1 {x:.2f} {baseline:.2f} Tm".encode()]
-    bold = None
+    out = [b"BT", f"{page.leading} TL 1 0 0 1 {x:.2f} {baseline:.2f} Tm".encode()]
+    font: str | None = None
     for line in page.lines:
-        if line.bold != bold:
-            bold = line.bold
-            out.append(f"/{FONTS['bold' if bold else 'regular']} {FONT_SIZE} Tf".encode())
+        if line.spans:
+            out.append(_prose(line))
+            font = None
+            continue
+        wanted = "bold" if line.bold else "regular"
+        if wanted != font:
+            font = wanted
+            out.append(f"/{FONTS[font]} {FONT_SIZE} Tf".encode())
         out.append(_pdf_string(line.text) + b" Tj T*")
     out.append(b"ET")
+    return b"\n".join(out)
+
+
+def _prose(line: Line) -> bytes:
+    """A line of spans in Helvetica, each in its weight and colour; ink black again after it."""
+    out = [f"{line.indent:.2f} 0 Td".encode()] if line.indent else []
+    for span in line.spans:
+        r, g, b = span.colour
+        font = FONTS["sans-bold" if span.bold else "sans"]
+        out.append(f"/{font} {pdf_prose.SIZE} Tf {r} {g} {b} rg ".encode()
+                   + b"(" + _escape(pdf_prose.encode(span.text)) + b") Tj")
+    if line.indent:
+        out.append(f"{-line.indent:.2f} 0 Td".encode())
+    out.append(b"0 0 0 rg T*")
     return b"\n".join(out)
 
 
@@ -143,7 +183,7 @@ def finisher(listing_pages: Sequence[ListingPage]):
         if not wanted:
             return
         fonts = {}
-        for key, base in (("regular", "/Courier"), ("bold", "/Courier-Bold")):
+        for key, base in BASE_FONTS.items():
             font = pydyf.Dictionary({"Type": "/Font", "Subtype": "/Type1", "BaseFont": base,
                                      "Encoding": "/WinAnsiEncoding"})
             pdf.add_object(font)

@@ -26,6 +26,7 @@ from compliance.findings import Finding, Status
 from compliance.scan import RequirementResult, Scan, WaiverUse
 from reports.attestations import Attestation
 from reports.pdf_listing import CHARS_PER_LINE, Block, Line, text_lines
+from reports.pdf_prose import RESULT_COLOURS, Span, paragraph, wrap
 from reports.view import ScanView, check_meta, requirement_title
 
 EVIDENCE_REFS_SHOWN = 12
@@ -190,6 +191,59 @@ def population_blocks(pops: list[Population]) -> list[Block]:
         blocks.append(Block([Line(f"{pop.ref}: {pop.title}  [{pop.severity}]", bold=True), Line(summary)],
                             text_lines(listing(pop)), anchor=pop.anchor))
     return blocks
+
+
+def workpaper_blocks(papers: list[Workpaper]) -> list[Block]:
+    """The workpapers as the PDF draws them (reports.pdf_prose): a requirement with nothing to show but
+    its result on one paragraph, the others as a heading and a paragraph per part, like report.html's."""
+    blocks: list[Block] = []
+    after_paper = False
+    for p in papers:
+        short = not (p.populations or p.waivers or p.attestations)
+        blocks.append(_one_line(p, space=int(after_paper)) if short else _paper(p))
+        after_paper = not short
+    return blocks
+
+
+def _lines(spans: list[Span]) -> list[Line]:
+    return [Line("", spans=tuple(line), indent=at) for at, line in wrap(spans)]
+
+
+def _result(p: Workpaper) -> Span:
+    return Span(p.result, True, RESULT_COLOURS[p.cls])
+
+
+def _one_line(p: Workpaper, space: int) -> Block:
+    testing = " " + " ".join(p.testing) if p.has_checks and p.testing else ""
+    spans = paragraph(Span(p.requirement_id, True), f" {p.title}: ", _result(p),
+                      f" ({p.basis}). {p.detail}.{testing}")
+    return Block((), _lines(spans), anchor=p.anchor, space=space)
+
+
+def _paper(p: Workpaper) -> Block:
+    bold = [Span(f"{p.requirement_id} {p.title}  ", True), _result(p)]
+    body = _lines(paragraph(Span("Basis: ", True), f"{p.basis_words}. ", Span("Conclusion: ", True),
+                            p.detail))
+    body += _lines([Span("Testing performed:", True)]) + [w for t in p.testing for w in _lines([Span(t)])]
+    if p.populations:
+        parts = "; ".join(
+            f"{pop.ref} ({pop.size} resources: {pop.counts['PASS']} passing, {pop.counts['FAIL']} failing"
+            + (f", {pop.counts['ERROR']} not assessable" if pop.counts["ERROR"] else "") + ")"
+            for pop in p.populations)
+        body += _lines(paragraph(Span("Population: ", True), parts))
+    if p.evidence_refs:
+        more = (f" and {p.evidence_hidden} more, each listed against its resource in the population"
+                if p.evidence_hidden else "")
+        body += _lines(paragraph(Span("Evidence: ", True), ", ".join(p.evidence_refs) + more))
+    for w in p.waivers:
+        control = f"; compensating control: {w.compensating_control}" if w.compensating_control else ""
+        body += _lines(paragraph(Span("Waiver", True), f" ({w.state}): {w.check_id} on {w.resource_pattern}: "
+                                 f"{w.justification}; approved by {w.approver}, expires "
+                                 f"{w.expires or 'never set'}{control}"))
+    for a in p.attestations:
+        body += _lines(paragraph(Span("Attestation", True), f" {a.id} by {a.attested_by} until "
+                                 f"{a.expires_at}: {a.note}"))
+    return Block(_lines(bold), body, anchor=p.anchor, space=1)
 
 
 INDEX_HEADER = (Line("Ref    Record id  Collected (UTC)  outcome  request id  SHA-256", bold=True),)

@@ -251,6 +251,8 @@ def build_context(view: ScanView, *, organisation: str | None, attestations: lis
     classes = {roc.value: ROC_CLASS[roc] for roc in ROC_ORDER}
     papers = wp.workpapers(view, pops, attestations, classes)
     shown = scan.evidence if pdf else scan.evidence[:EVIDENCE_LIMIT]
+    running_title = (f"Compliance assessment: {organisation or '(organisation not configured)'} | "
+                     f"{scan.target} {scan.scope.get('account_id') or ''} | scan {scan.id}")
     return {
         "pdf": pdf, "scan": scan, "organisation": organisation or "(organisation not configured)",
         "preparer": preparer_of(preparer, scan.identity), "signer_fingerprint": signer_fingerprint,
@@ -276,6 +278,7 @@ def build_context(view: ScanView, *, organisation: str | None, attestations: lis
         "evidence_anchor": {e.record.id: f"ev-{e.ref}" for e in index[:len(shown)]},
         "evidence_ref": refs,
         "listing_pages": _listing_pages(list(pops.values()), index, papers) if pdf else {},
+        "running_title": running_title, "title_in_css": not _drawable(running_title),
     }
 
 
@@ -288,6 +291,14 @@ def _listing_pages(pops: list[wp.Population], index: list[wp.EvidenceEntry],
             **{f"workpapers-{fid}": paginate(f"wp-{fid}", wp.workpaper_blocks(framework_papers),
                                              leading=pdf_prose.LEADING)
                for fid, framework_papers in papers.items()}}
+
+
+def _drawable(text: str) -> bool:
+    """Whether the PDF's finisher can draw the text in its standard fonts (else WeasyPrint lays it out)."""
+    try:
+        return text.encode("cp1252") == pdf_prose.encode(text)
+    except UnicodeEncodeError:
+        return False
 
 
 def _raw_json(record: Any) -> str:

@@ -23,4 +23,5 @@ def render_pdf(view: ScanView, *, organisation: str | None = None,
                             signer_fingerprint=signer_fingerprint, preparer=preparer)
     logging.getLogger("fontTools").setLevel(logging.WARNING)
     pages = [p for listing in context["listing_pages"].values() for p in listing]
-    return HTML(string=render_context(context)).write_pdf(finisher=finisher(pages))
+    title = None if context["title_in_css"] else context["running_title"]
+    return HTML(string=render_context(context)).write_pdf(finisher=finisher(pages, title))

@@ -172,16 +172,37 @@ def _prose(line: Line) -> bytes:
     return b"\n".join(out)
 
 
-def finisher(listing_pages: Sequence[ListingPage]):
+MARGIN_INK = (0.357, 0.4, 0.459)
+"""#5b6675, the muted ink of report.css."""
+MARGIN_SIZE = 8.0
+
+
+def margins(number: int, total: int, title: str | None, width: float, height: float) -> bytes:
+    """PDF operators for the page's running title (top left, from the second page on) and "Page N of M"
+    (bottom centre), where print.css's margin boxes would put them: WeasyPrint laid each out twice a page,
+    a second or more of a long report's time. The caller checks the title encodes (pdf_prose.encode)."""
+    footer = f"Page {number} of {total}"
+    out = [_muted((width - pdf_prose.width(footer, size=MARGIN_SIZE)) / 2, 19.8, footer)]
+    if title and number > 1:
+        out.append(_muted(39.69, height - 28.3, title))
+    return b"\n".join(out)
+
+
+def _muted(x: float, y: float, text: str) -> bytes:
+    r, g, b = MARGIN_INK
+    return (f"BT /{FONTS['sans']} {MARGIN_SIZE} Tf {r} {g} {b} rg 1 0 0 1 {x:.2f} {y:.2f} Tm (".encode()
+            + _escape(pdf_prose.encode(text)) + b") Tj ET")
+
+
+def finisher(listing_pages: Sequence[ListingPage], title: str | None = None):
     """A WeasyPrint finisher: draws each ListingPage into the PDF page WeasyPrint reserved for it, found by
-    the anchor named after the page's id (its position is where the first line goes)."""
+    the anchor named after the page's id (its position is where the first line goes), and every page's
+    running title and page number (see `margins`)."""
     wanted = {p.id: p for p in listing_pages}
 
     def finish(document: Any, pdf: Any) -> None:
         import pydyf
 
-        if not wanted:
-            return
         fonts = {}
         for key, base in BASE_FONTS.items():
             font = pydyf.Dictionary({"Type": "/Font", "Subtype": "/Type1", "BaseFont": base,
@@ -191,15 +212,13 @@ def finisher(listing_pages: Sequence[ListingPage]):
         save = pydyf.Stream([b"q"])
         pdf.add_object(save)
         numbers = pdf.pages["Kids"][::3]
-        for number, page in zip(numbers, document.pages, strict=True):
-            ids = [a for a in page.anchors if a in wanted]
-            if not ids:
-                continue
+        total = len(document.pages)
+        for n, (number, page) in enumerate(zip(numbers, document.pages, strict=True), 1):
             pdf_page = pdf.objects[number]
-            streams = []
-            for anchor in ids:
+            height_pt = page.height * 0.75
+            streams = [margins(n, total, title, page.width * 0.75, height_pt)]
+            for anchor in [a for a in page.anchors if a in wanted]:
                 x, y = page.anchors[anchor][:2]
-                height_pt = page.height * 0.75
                 streams.append(content_stream(wanted[anchor], x * 0.75, height_pt - y * 0.75))
             body = zlib.compress(b"Q\n" + b"\n".join(streams))
             drawn = pydyf.Stream([body], pydyf.Dictionary({"Filter": "/FlateDecode"}))

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, null, select, update
 from sqlalchemy.orm import Session, defer
 
 from compliance.collect.record import utcnow
@@ -158,6 +158,10 @@ def claim_finish(store: Store, scan_id: str, *, again: bool = False) -> bool:
 
 
 def finished(store: Store, scan_id: str) -> None:
+    """Mark the scan finished and drop the shards' results: the scan's own rows now hold their
+    evidence and findings, which would otherwise be stored twice (states and attempts stay for
+    `comply scan status`)."""
     with store.session() as db, db.begin():
         db.execute(update(PlanRow).where(PlanRow.scan_id == scan_id)
                    .values(state=FINISHED, finished_at=utcnow()))
+        db.execute(update(ShardRow).where(ShardRow.scan_id == scan_id).values(result=null()))

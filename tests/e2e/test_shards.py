@@ -211,6 +211,8 @@ def test_two_attempts_of_one_shard_running_together_commit_exactly_one_result(or
     assert _cli("scan", "finish", scan_id, "--db", db).exit_code == 1  # the member's open SSH fails
     assert sorted(_findings(db, scan_id)) == sorted({_uid(f) for f in committed})
     assert len(committed) == len({_uid(f) for f in committed})  # one result, not two
+    finished = shards.shards(Store(db), scan_id)  # the scan's rows hold the evidence now, once
+    assert [(s.state, s.attempt, s.result) for s in finished] == [(shards.DONE, 2, None)]
 
 
 def _uid(finding: dict) -> str:

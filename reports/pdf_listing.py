@@ -177,15 +177,15 @@ MARGIN_INK = (0.357, 0.4, 0.459)
 MARGIN_SIZE = 8.0
 
 
-def margins(number: int, total: int, title: str | None, width: float, height: float) -> bytes:
-    """PDF operators for the page's running title (top left, from the second page on) and "Page N of M"
-    (bottom centre), where print.css's margin boxes would put them: WeasyPrint laid each out twice a page,
-    a second or more of a long report's time. The caller checks the title encodes (pdf_prose.encode)."""
+def margins(number: int, total: int, title: str | None, width: float, height: float) -> tuple[bytes, bytes]:
+    """PDF operators for the page's running title (top left, from the second page on) and for "Page N
+    of M" (bottom centre), where print.css's margin boxes would put them: WeasyPrint laid each out twice
+    a page, a second or more of a long report's time. The caller checks the title encodes
+    (pdf_prose.encode). The title is drawn before the page's content and the number after it, so that
+    text is read back in that order."""
     footer = f"Page {number} of {total}"
-    out = [_muted((width - pdf_prose.width(footer, size=MARGIN_SIZE)) / 2, 19.8, footer)]
-    if title and number > 1:
-        out.append(_muted(39.69, height - 28.3, title))
-    return b"\n".join(out)
+    head = b"q " + _muted(39.69, height - 28.3, title) + b" Q" if title and number > 1 else b""
+    return head, _muted((width - pdf_prose.width(footer, size=MARGIN_SIZE)) / 2, 19.8, footer)
 
 
 def _muted(x: float, y: float, text: str) -> bytes:
@@ -216,21 +216,29 @@ def finisher(listing_pages: Sequence[ListingPage], title: str | None = None):
         for n, (number, page) in enumerate(zip(numbers, document.pages, strict=True), 1):
             pdf_page = pdf.objects[number]
             height_pt = page.height * 0.75
-            streams = [margins(n, total, title, page.width * 0.75, height_pt)]
-            for anchor in [a for a in page.anchors if a in wanted]:
-                x, y = page.anchors[anchor][:2]
-                streams.append(content_stream(wanted[anchor], x * 0.75, height_pt - y * 0.75))
-            body = zlib.compress(b"Q\n" + b"\n".join(streams))
-            drawn = pydyf.Stream([body], pydyf.Dictionary({"Filter": "/FlateDecode"}))
-            pdf.add_object(drawn)
-            pdf_page["Contents"] = pydyf.Array([save.reference, pdf_page["Contents"], drawn.reference])
+            head, foot = margins(n, total, title, page.width * 0.75, height_pt)
+            streams = [content_stream(wanted[a], x * 0.75, height_pt - y * 0.75)
+                       for a, (x, y, *_) in page.anchors.items() if a in wanted]
+            drawn = _stream(pdf, b"Q\n" + b"\n".join([*streams, foot]))
+            contents = [save.reference, pdf_page["Contents"], drawn.reference]
+            if head:
+                contents.insert(0, _stream(pdf, head).reference)
+            pdf_page["Contents"] = pydyf.Array(contents)
             _add_fonts(pdf, pdf_page["Resources"], fonts)
 
     return finish
 
 
+def _stream(pdf: Any, operators: bytes) -> Any:
+    import pydyf
+
+    stream = pydyf.Stream([zlib.compress(operators)], pydyf.Dictionary({"Filter": "/FlateDecode"}))
+    pdf.add_object(stream)
+    return stream
+
+
 def _add_fonts(pdf: Any, resources_ref: bytes, fonts: dict[str, bytes]) -> None:
-    """Add our two fonts to the page's font dictionary (WeasyPrint shares one among all pages)."""
+    """Add our fonts to the page's font dictionary (WeasyPrint shares one among all pages)."""
     import pydyf
 
     resources = _deref(pdf, resources_ref)

@@ -38,7 +38,8 @@ _KEY_IN_REQUEST = re.compile(r"Credential=([^/]+)/")
 _HOP_BY_HOP = ("connection", "content-length", "transfer-encoding", "server", "date")
 
 
-def _serve_replica(port: int, app: Any) -> None:  # pragma: no cover - runs in a forked child
+def _serve_replica(port: int, app: Any) -> None:
+    """The forked child's whole life: serve `app` with the round trip's latency, never return."""
     def slow(environ: dict[str, Any], start_response: Any) -> Any:
         time.sleep(ROUND_TRIP)
         return app(environ, start_response)

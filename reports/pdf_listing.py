@@ -132,11 +132,9 @@ def paginate(name: str, blocks: Iterable[Block], *, repeat: Sequence[Line] = (),
 
 
 def _pdf_string(text: str) -> bytes:
-    return b"(" + _escape(text.encode("cp1252", errors="replace")) + b")"
-
-
-def _escape(raw: bytes) -> bytes:
-    return raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
+    """The text as a PDF string in the standard fonts' encoding (anything else as "?")."""
+    raw = pdf_prose.encode(text)
+    return b"(" + raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)") + b")"
 
 
 def content_stream(page: ListingPage, x: float, top: float) -> bytes:
@@ -164,8 +162,7 @@ def _prose(line: Line) -> bytes:
     for span in line.spans:
         r, g, b = span.colour
         font = FONTS["sans-bold" if span.bold else "sans"]
-        out.append(f"/{font} {pdf_prose.SIZE} Tf {r} {g} {b} rg ".encode()
-                   + b"(" + _escape(pdf_prose.encode(span.text)) + b") Tj")
+        out.append(f"/{font} {pdf_prose.SIZE} Tf {r} {g} {b} rg ".encode() + _pdf_string(span.text) + b" Tj")
     if line.indent:
         out.append(f"{-line.indent:.2f} 0 Td".encode())
     out.append(b"0 0 0 rg T*")
@@ -190,8 +187,8 @@ def margins(number: int, total: int, title: str | None, width: float, height: fl
 
 def _muted(x: float, y: float, text: str) -> bytes:
     r, g, b = MARGIN_INK
-    return (f"BT /{FONTS['sans']} {MARGIN_SIZE} Tf {r} {g} {b} rg 1 0 0 1 {x:.2f} {y:.2f} Tm (".encode()
-            + _escape(pdf_prose.encode(text)) + b") Tj ET")
+    return (f"BT /{FONTS['sans']} {MARGIN_SIZE} Tf {r} {g} {b} rg 1 0 0 1 {x:.2f} {y:.2f} Tm ".encode()
+            + _pdf_string(text) + b" Tj ET")
 
 
 def finisher(listing_pages: Sequence[ListingPage], title: str | None = None):

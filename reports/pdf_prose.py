@@ -10,7 +10,7 @@ Characters outside Windows-1252 are drawn as "?", as in the listings.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from reports.pdf_metrics import BOLD, REGULAR
@@ -112,7 +112,3 @@ def _fit(word: str, bold: bool, room: float) -> int:
 def paragraph(*parts: Span | str | None) -> list[Span]:
     """Spans from parts, a plain string as regular ink; None parts are left out."""
     return [Span(p) if isinstance(p, str) else p for p in parts if p is not None and p != ""]
-
-
-def plain(spans: Iterable[Span]) -> str:
-    return "".join(s.text for s in spans)

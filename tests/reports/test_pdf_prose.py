@@ -11,9 +11,13 @@ from weasyprint import HTML
 
 from reports import pdf_prose
 from reports.pdf_listing import Block, Line, content_stream, finisher, paginate
-from reports.pdf_prose import INDENT, RESULT_COLOURS, SIZE, WIDTH, Span, encode, plain, width, wrap
+from reports.pdf_prose import INDENT, RESULT_COLOURS, SIZE, WIDTH, Span, encode, width, wrap
 
 WORDS = "assessed every bucket in eu-west-1 and found the default encryption missing on one of them "
+
+
+def plain(spans: list[Span]) -> str:
+    return "".join(s.text for s in spans)
 
 
 def _widest(lines: list[tuple[float, list[Span]]]) -> float:

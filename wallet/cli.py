@@ -238,7 +238,9 @@ def serve_cmd(
     tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="PEM certificate chain.")] = None,
     tls_key: Annotated[Path | None, typer.Option("--tls-key", help="PEM private key.")] = None,
     self_signed: bool = typer.Option(False, "--self-signed", help="Make a certificate at start-up."),
-    workers: int = typer.Option(2, help="Worker processes."),
+    workers: int = typer.Option(
+        0, help="Worker processes; 0 (the default) runs one per CPU this process may use."
+    ),
     threads: int = typer.Option(8, help="Threads per worker."),
     access_log: bool = typer.Option(False, "--access-log", help="Also write gunicorn's access log."),
 ) -> None:
@@ -247,6 +249,9 @@ def serve_cmd(
     from wallet.app import create_app
 
     config = Config.load()
+    if workers < 0 or threads < 1:
+        raise ConfigError("--workers must be 0 or more and --threads 1 or more")
+    workers = workers or serving.usable_cpus()
     if self_signed == (tls_cert is not None or tls_key is not None):
         raise ConfigError("give either --tls-cert and --tls-key, or --self-signed")
     if self_signed:

@@ -7,10 +7,11 @@ the offending input (gunicorn's own pages quote the bad header or request line b
 from __future__ import annotations
 
 import json
+import multiprocessing
 import select
 import ssl
 from http import HTTPStatus
-from typing import Any
+from typing import Any, ClassVar
 
 from gunicorn import glogging, util
 from gunicorn.http import errors as http_errors
@@ -97,9 +98,80 @@ class NoBannerResponse(wsgi.Response):  # type: ignore[misc]
 KEEPALIVE_LINGER = 0.05
 
 
+# How often a worker that stopped accepting for holding more than its share of the connections looks
+# again, when nothing else wakes it (gthread's own loop waits up to a second).
+SHARE_RECHECK = 0.02
+
+
+class ConnectionShare:
+    """The number of open connections each worker holds, in memory shared across the fork.
+
+    A kept-alive connection stays with the worker that accepted it, and the kernel hands a new one to
+    whichever worker wakes first: left alone, one of three workers could hold half of the clients and
+    queue their requests behind its own interpreter lock while another worker idled. With the counts
+    shared, a worker holding more than its share stops accepting until the others catch up. Slots are
+    handed out and taken back by the arbiter (worker construction and `child_exit` both run there),
+    so a worker killed outright leaves no count behind."""
+
+    FREE = -1
+
+    def __init__(self, slots: int) -> None:
+        self.counts = multiprocessing.RawArray("l", [self.FREE] * slots)
+
+    def claim(self) -> int | None:
+        for slot, count in enumerate(self.counts):
+            if count == self.FREE:
+                self.counts[slot] = 0
+                return slot
+        return None  # more workers than slots: the extra ones accept as gthread does
+
+    def release(self, slot: int) -> None:
+        self.counts[slot] = self.FREE
+
+    def fair(self) -> int:
+        """The most connections a worker may hold and still accept: the counts add up to the total, so
+        at least one worker holding a slot is always below it."""
+        held = [count for count in self.counts if count != self.FREE]
+        return -(-(sum(held) + 1) // max(len(held), 1))
+
+
 class ProblemWorker(ThreadWorker):  # type: ignore[misc]
     """gthread, with gunicorn's own error pages replaced by problem JSON that repeats nothing sent,
-    and a thread that stays with a busy kept-alive connection (see KEEPALIVE_LINGER)."""
+    a thread that stays with a busy kept-alive connection (see KEEPALIVE_LINGER), and new connections
+    spread over the workers (see ConnectionShare)."""
+
+    share: ClassVar[ConnectionShare | None] = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._conns, self._limit = 0, 0
+        self.slot = ProblemWorker.share.claim() if ProblemWorker.share else None
+        super().__init__(*args, **kwargs)
+
+    @property
+    def nr_conns(self) -> int:
+        return self._conns
+
+    @nr_conns.setter
+    def nr_conns(self, value: int) -> None:
+        self._conns = value
+        if self.share is not None and self.slot is not None:
+            self.share.counts[self.slot] = value
+
+    @property
+    def worker_connections(self) -> int:
+        """gthread accepts while `nr_conns` is below this."""
+        if self.share is None or self.slot is None:
+            return self._limit
+        return min(self._limit, self.share.fair())
+
+    @worker_connections.setter
+    def worker_connections(self, value: int) -> None:
+        self._limit = value
+
+    def wait_for_and_dispatch_events(self, timeout: float) -> None:
+        if not self._accepting:  # over its share: look again soon, as other workers' counts change
+            timeout = min(timeout, SHARE_RECHECK)
+        super().wait_for_and_dispatch_events(timeout)
 
     def handle(self, conn: Any) -> Any:
         keep = super().handle(conn)
@@ -144,9 +216,24 @@ def _next_request(conn: Any) -> bool:
     return bool(poller.poll(KEEPALIVE_LINGER * 1000))
 
 
-def options() -> dict[str, Any]:
-    """gunicorn settings that put these parts in place."""
-    return {"worker_class": ProblemWorker, "logger_class": MaskedLogger}
+def _child_exit(_arbiter: Any, worker: Any) -> None:
+    if ProblemWorker.share is not None and getattr(worker, "slot", None) is not None:
+        ProblemWorker.share.release(worker.slot)
 
 
-__all__ = ["MaskedLogger", "NoBannerResponse", "ProblemWorker", "classify", "options", "problem_response"]
+def options(workers: int = 1) -> dict[str, Any]:
+    """gunicorn settings that put these parts in place. Called in the arbiter before it forks."""
+    # Room for a reload's new workers beside the old (gunicorn starts them before stopping the old).
+    ProblemWorker.share = ConnectionShare(2 * workers + 2)
+    return {"worker_class": ProblemWorker, "logger_class": MaskedLogger, "child_exit": _child_exit}
+
+
+__all__ = [
+    "ConnectionShare",
+    "MaskedLogger",
+    "NoBannerResponse",
+    "ProblemWorker",
+    "classify",
+    "options",
+    "problem_response",
+]

@@ -71,6 +71,16 @@ def _tls12_or_later(_config: Any, default_factory: Any) -> ssl.SSLContext:
     return context
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, which container CPU sets narrow), as workers:
+    each worker's interpreter lock keeps its Python to one core, and more workers than cores only add
+    switching between them."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - platforms without affinity masks
+        return os.cpu_count() or 1
+
+
 def gunicorn_options(
     host: str, port: int, cert: Path, key: Path, workers: int, threads: int, *, access_log: bool = False
 ) -> dict[str, Any]:
@@ -83,7 +93,7 @@ def gunicorn_options(
         "ssl_context": _tls12_or_later,
         "workers": workers,
         "threads": threads,
-        **gunicorn_hardened.options(),
+        **gunicorn_hardened.options(workers),
         "accesslog": "-" if access_log else None,
         "errorlog": "-",
         "loglevel": "warning",

@@ -49,6 +49,8 @@ def test_operator_session(env):
         (["serve"], "either --tls-cert"),
         (["serve", "--self-signed", "--tls-cert", "x"], "either --tls-cert"),
         (["serve", "--tls-cert", "/nonexistent", "--tls-key", "/nonexistent"], "readable files"),
+        (["serve", "--self-signed", "--workers", "-1"], "--workers must be 0 or more"),
+        (["serve", "--self-signed", "--threads", "0"], "--threads 1 or more"),
     ],
 )
 def test_usage_errors(env, args, message):

@@ -70,6 +70,7 @@ def served(tmp_path_factory):
             assert proc.poll() is None, (logs / "stderr.log").read_text()
             time.sleep(0.1)
     info = {
+        "pid": proc.pid,
         "port": port,
         "cert": str(home / "tls" / "self-signed.crt"),
         "creds": creds,
@@ -364,6 +365,55 @@ def test_kept_alive_connections_are_all_served(served):
     finally:
         for tls, _ in connections:
             tls.close()
+
+
+def _connections_per_worker(served) -> list[int]:
+    """Established connections to the server's port that each worker process holds, read from /proc."""
+    port = f":{served['port']:04X}"
+    sockets = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1].endswith(port) and fields[3] == "01":
+            sockets.add(f"socket:[{fields[9]}]")
+    workers = [
+        stat.parent
+        for stat in Path("/proc").glob("[0-9]*/stat")
+        if stat.read_text().rsplit(")", 1)[-1].split()[1] == str(served["pid"])
+    ]
+    return [sum(os.readlink(fd) in sockets for fd in (w / "fd").iterdir()) for w in workers]
+
+
+def test_kept_alive_connections_are_spread_over_the_workers(served):
+    """A kept-alive connection stays with the worker that accepted it: eight clients arriving one after
+    another end up four and four on the two workers, not piled on whichever woke first."""
+    connections: list[tuple[ssl.SSLSocket, bytearray]] = []
+    try:
+        before = _connections_per_worker(served)
+        for _ in range(8):
+            connections.append((_tls(served), bytearray()))
+            assert _keep_alive_get(*connections[-1]) == 200
+        counts = _connections_per_worker(served)
+        assert len(counts) == 2 and sum(counts) - sum(before) == 8
+        assert max(counts) - min(counts) <= 2, counts
+    finally:
+        for tls, _ in connections:
+            tls.close()
+
+
+def test_the_connection_share_always_leaves_a_worker_below_it():
+    from wallet.gunicorn_hardened import ConnectionShare
+
+    share = ConnectionShare(4)
+    assert [share.claim() for _ in range(5)] == [0, 1, 2, 3, None]  # no slot: accepts as gthread does
+    for counts in ([0, 0, 0, 0], [5, 0, 0, 0], [3, 3, 2, 0], [7, 7, 7, 7]):
+        share.counts[:] = counts
+        assert min(counts) < share.fair(), counts
+    share.counts[:] = [6, 6, 0, 0]
+    share.release(3)  # a worker exited: three share the twelve, and the idle one takes the next
+    assert share.fair() == 5
+    share.release(2)  # the idle one exited too: the other two must not both stop accepting
+    assert share.fair() == 7
+    assert share.claim() == 2 and list(share.counts) == [6, 6, 0, -1]
 
 
 def test_next_request_waits_briefly_for_a_kept_alive_connection():

@@ -150,3 +150,13 @@ def test_self_signed_certificate(tmp_path):
     context = options["ssl_context"](None, lambda: ssl.create_default_context(ssl.Purpose.CLIENT_AUTH))
     assert context.minimum_version == ssl.TLSVersion.TLSv1_2
     assert options["bind"] == "127.0.0.1:8443" and options["accesslog"] is None
+
+
+def test_workers_default_to_the_cpus_the_process_may_use():
+    """A container's CPU set narrows the affinity mask; the default follows it, not the host's count."""
+    narrowed = (
+        "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+        "from wallet.serve import usable_cpus; print(usable_cpus())"
+    )
+    done = subprocess.run([sys.executable, "-c", narrowed], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "1"

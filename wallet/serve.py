@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import math
 import os
 import ssl
 from pathlib import Path
@@ -71,14 +72,32 @@ def _tls12_or_later(_config: Any, default_factory: Any) -> ssl.SSLContext:
     return context
 
 
-def usable_cpus() -> int:
-    """CPUs this process may run on (its affinity mask, which container CPU sets narrow), as workers:
-    each worker's interpreter lock keeps its Python to one core, and more workers than cores only add
-    switching between them."""
+def usable_cpus(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
+    """CPUs this process may use, as workers: its affinity mask (which a container's CPU set narrows),
+    capped by the container's CPU quota. Each worker's interpreter lock keeps its Python to one core,
+    and more workers than cores only add switching between them."""
     try:
-        return len(os.sched_getaffinity(0))
+        cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - platforms without affinity masks
-        return os.cpu_count() or 1
+        cpus = os.cpu_count() or 1
+    quota = cpu_quota(cgroup)
+    return max(1, min(cpus, math.ceil(quota))) if quota else cpus
+
+
+def cpu_quota(cgroup: Path) -> float | None:
+    """CPUs' worth of time per period the cgroup may use (v2 `cpu.max`, else v1 CFS quota); None when
+    unlimited or unknown."""
+    try:
+        quota, period = (cgroup / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        quota = int((cgroup / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((cgroup / "cpu" / "cpu.cfs_period_us").read_text())
+        return quota / period if quota > 0 else None
+    except (OSError, ValueError):
+        return None
 
 
 def gunicorn_options(

@@ -547,7 +547,9 @@ def scan_aws_command(
         None, "--external-id", help="External id for --role-arn (and for --member-role with --organization)."
     ),
     region: list[str] | None = typer.Option(
-        None, "--region", help="Region to scan (repeatable; default: every region enabled for the account)."
+        None,
+        "--region",
+        help="Region to scan (repeatable or comma-separated; default: every region enabled for the account).",
     ),
     endpoint_url: str | None = typer.Option(
         None,
@@ -611,11 +613,14 @@ def scan_aws_command(
         ecr_threshold = Severity.parse(ecr_min_severity)
     except ValueError as exc:
         raise UsageError(f"--ecr-min-severity: {exc}") from None
+    regions = list(dict.fromkeys(part for value in region or [] for part in _id_list(value)))
+    if region and not regions:
+        raise UsageError("--region names no region: give a region name, or leave --region out for all")
     common = {
         "profile": profile,
         "role_arn": role_arn,
         "external_id": external_id,
-        "regions": list(region or []),
+        "regions": regions,
         "endpoint_url": endpoint_url,
         "ecr_min_severity": ecr_threshold,
         "ecr_max_finding_age": ecr_max_finding_age,

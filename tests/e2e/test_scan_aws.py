@@ -147,6 +147,8 @@ def test_requirement_results_are_stored_for_every_requirement(scanned, monkeypat
     ("args", "message"),
     [
         (["--region", "mars-north-1"], "unknown AWS region mars-north-1"),
+        (["--region", "eu-west-1,mars-north-1"], "unknown AWS region mars-north-1"),
+        (["--region", " , "], "--region names no region"),
         (["--role-arn", "arn:aws:iam::1:role/x"], "malformed role ARN"),
         (["--fail-on", "severe"], "--fail-on: unknown severity"),
         (["--format", "ocsf,docx"], "docx"),
@@ -182,6 +184,14 @@ def test_missing_credentials_is_exit_2(deployment, tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     result = scan(deployment, tmp_path)
     assert result.exit_code == 2 and "no AWS credentials found" in result.output
+
+
+def test_regions_may_be_given_as_a_comma_separated_list(deployment, tmp_path):
+    result = scan(deployment, tmp_path, "--db", f"sqlite:///{tmp_path / 'r.db'}", "--services", "s3",
+                  "--region", "eu-west-1, us-east-1,", "--format", "ocsf")
+    assert result.exit_code in (0, 1), result.output
+    store = Store(f"sqlite:///{tmp_path / 'r.db'}")
+    assert store.load_scan(store.latest_scan_id(), verify=False).scope["regions"] == ["us-east-1", "eu-west-1"]
 
 
 def test_selection_narrows_the_scan_to_the_chosen_checks(deployment, tmp_path):

@@ -191,7 +191,8 @@ def test_regions_may_be_given_as_a_comma_separated_list(deployment, tmp_path):
                   "--region", "eu-west-1, us-east-1,", "--format", "ocsf")
     assert result.exit_code in (0, 1), result.output
     store = Store(f"sqlite:///{tmp_path / 'r.db'}")
-    assert store.load_scan(store.latest_scan_id(), verify=False).scope["regions"] == ["us-east-1", "eu-west-1"]
+    scope = store.load_scan(store.latest_scan_id(), verify=False).scope
+    assert scope["regions"] == ["us-east-1", "eu-west-1"]
 
 
 def test_selection_narrows_the_scan_to_the_chosen_checks(deployment, tmp_path):

@@ -90,13 +90,13 @@ def cpu_quota(cgroup: Path) -> float | None:
     try:
         quota, period = (cgroup / "cpu.max").read_text().split()[:2]
         return None if quota == "max" else int(quota) / int(period)
-    except (OSError, ValueError):
+    except (OSError, ValueError, ArithmeticError):
         pass
     try:
         quota = int((cgroup / "cpu" / "cpu.cfs_quota_us").read_text())
         period = int((cgroup / "cpu" / "cpu.cfs_period_us").read_text())
         return quota / period if quota > 0 else None
-    except (OSError, ValueError):
+    except (OSError, ValueError, ArithmeticError):
         return None
 
 

@@ -170,6 +170,7 @@ def test_workers_default_to_the_cpus_the_process_may_use():
         ({"cpu/cpu.cfs_quota_us": "50000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 0.5),
         ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
         ({"cpu.max": "garbage"}, None),
+        ({"cpu.max": "100000 0"}, None),
         ({}, None),
     ],
 )

@@ -162,24 +162,26 @@ def test_workers_default_to_the_cpus_the_process_may_use():
     assert done.stdout.strip() == "1"
 
 
+CPUS = len(os.sched_getaffinity(0))
+
+
 @pytest.mark.parametrize(
-    ("files", "quota"),
+    ("files", "quota", "workers"),
     [
-        ({"cpu.max": "150000 100000\n"}, 1.5),
-        ({"cpu.max": "max 100000\n"}, None),
-        ({"cpu/cpu.cfs_quota_us": "50000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 0.5),
-        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
-        ({"cpu.max": "garbage"}, None),
-        ({"cpu.max": "100000 0"}, None),
-        ({}, None),
+        ({"cpu.max": "150000 100000\n"}, 1.5, min(CPUS, 2)),  # a part of a CPU counts as one
+        ({"cpu.max": "max 100000\n"}, None, CPUS),
+        ({"cpu/cpu.cfs_quota_us": "50000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 0.5, 1),
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None, CPUS),
+        ({"cpu.max": "garbage"}, None, CPUS),
+        ({"cpu.max": "100000 0"}, None, CPUS),
+        ({}, None, CPUS),
     ],
 )
-def test_a_containers_cpu_quota_caps_the_default_workers(tmp_path, files, quota):
+def test_a_containers_cpu_quota_caps_the_default_workers(tmp_path, files, quota, workers):
     from wallet.serve import cpu_quota, usable_cpus
 
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
     assert cpu_quota(tmp_path) == quota
-    cpus = len(os.sched_getaffinity(0))
-    assert usable_cpus(tmp_path) == (max(1, min(cpus, -(-quota // 1))) if quota else cpus)
+    assert usable_cpus(tmp_path) == workers

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import time
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
+from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 
 from wallet.models import TenantScoped
 
@@ -128,34 +133,120 @@ def on_postgres(session: Session) -> Connection | None:
     return conn if conn.dialect.name == "postgresql" else None
 
 
+class ThreadConnections:
+    """Autocommit driver connections for `call_autocommit`, one kept by each thread that uses it.
+
+    Checking a connection out of the pool, switching it to autocommit and back, and the pool's reset
+    when it is returned cost about as much CPU as the transfer's one statement (measured in-process:
+    a transfer used 15-25% less CPU with the connection kept). A thread gives its connection back when
+    it breaks, after MAX_AGE (so the pool's recycling still applies), and when the thread has ended
+    (found at the next thread's first call). At most half the pool is held this way; beyond that a call
+    checks a connection out for itself. `engine.dispose()` closes them all."""
+
+    MAX_AGE = 300.0
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._lock = threading.Lock()
+        self._limit = engine.pool.size() // 2 if isinstance(engine.pool, QueuePool) else 0
+        self._inherited: list[Any] = []
+        self._reset()
+        event.listen(engine, "engine_disposed", lambda _engine: self.close())
+
+    def _reset(self) -> None:
+        # A forked child keeps references to its parent's connections without using them: were they
+        # garbage-collected, the pool would roll back and reuse sockets the parent still talks on.
+        self._inherited.extend(getattr(self, "_held", {}).values())
+        self._pid = os.getpid()
+        self._local = threading.local()
+        self._held: dict[int, tuple[threading.Thread, PoolProxiedConnection]] = {}
+
+    @contextmanager
+    def connection(self) -> Iterator[PoolProxiedConnection]:
+        """This thread's connection, in autocommit; a broken one is dropped on the way out."""
+        pooled = self._mine() or self._take()
+        kept = id(pooled) in self._held
+        try:
+            yield pooled
+        finally:
+            if pooled.driver_connection.closed:  # type: ignore[union-attr]
+                pooled.invalidate()
+                self._drop(pooled)
+            elif not kept:
+                pooled.driver_connection.autocommit = False  # type: ignore[union-attr]
+                pooled.close()
+
+    def _mine(self) -> PoolProxiedConnection | None:
+        if self._pid != os.getpid():  # a forked child: the parent's connections are not ours to use
+            with self._lock:
+                self._reset()
+        mine = getattr(self._local, "held", None)
+        if mine is None:
+            return None
+        pooled, since = mine
+        if time.monotonic() - since < self.MAX_AGE:
+            return pooled  # type: ignore[no-any-return]
+        self._drop(pooled)
+        pooled.driver_connection.autocommit = False  # type: ignore[union-attr]
+        pooled.close()
+        return None
+
+    def _take(self) -> PoolProxiedConnection:
+        with self._lock:  # rare (a thread's first call): connecting under the lock keeps the count exact
+            for key, (thread, pooled) in list(self._held.items()):
+                if not thread.is_alive():
+                    del self._held[key]
+                    pooled.invalidate()  # its thread may have ended mid-statement
+            pooled = self._engine.raw_connection()
+            pooled.driver_connection.autocommit = True  # type: ignore[union-attr]
+            if len(self._held) < self._limit:
+                self._held[id(pooled)] = (threading.current_thread(), pooled)
+                self._local.held = (pooled, time.monotonic())
+        return pooled
+
+    def _drop(self, pooled: PoolProxiedConnection) -> None:
+        with self._lock:
+            self._held.pop(id(pooled), None)
+        if getattr(self._local, "held", (None,))[0] is pooled:
+            del self._local.held
+
+    def close(self) -> None:
+        with self._lock:
+            held, self._held = list(self._held.values()), {}
+        for _thread, pooled in held:
+            pooled.invalidate()
+
+
+_THREAD_CONNECTIONS: weakref.WeakKeyDictionary[Engine, ThreadConnections] = weakref.WeakKeyDictionary()
+_THREAD_CONNECTIONS_LOCK = threading.Lock()
+
+
+def thread_connections(engine: Engine) -> ThreadConnections:
+    if (held := _THREAD_CONNECTIONS.get(engine)) is None:
+        with _THREAD_CONNECTIONS_LOCK:
+            if (held := _THREAD_CONNECTIONS.get(engine)) is None:
+                held = _THREAD_CONNECTIONS[engine] = ThreadConnections(engine)
+    return held
+
+
 def call_autocommit(engine: Engine, sql: str, params: dict[str, Any]) -> list[Any]:
     """Run one row-returning statement that is a whole transaction by itself (a PL/pgSQL function
-    call) on a pooled psycopg connection in autocommit: no BEGIN and COMMIT round trips, and none of
-    the Session's per-transaction bookkeeping, which on the transfer path costs more CPU than the
-    statement.
+    call) in autocommit on the thread's own connection (`ThreadConnections`): no BEGIN and COMMIT
+    round trips, and none of the Session's per-transaction bookkeeping, which on the transfer path
+    costs more CPU than the statement.
     Serialization failures and deadlocks are retried as in `run_in_transaction`."""
     import psycopg
 
+    connections = thread_connections(engine)
     for attempt in range(RETRIES):
-        pooled = engine.raw_connection()
         try:
-            driver = pooled.driver_connection
-            driver.autocommit = True  # type: ignore[union-attr]
-            try:
-                with driver.cursor() as cursor:  # type: ignore[union-attr]
-                    cursor.execute(sql, params)
-                    return cursor.fetchall()
-            finally:
-                if not driver.closed:  # type: ignore[union-attr]
-                    driver.autocommit = False  # type: ignore[union-attr]
+            with connections.connection() as pooled, pooled.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+                cursor.execute(sql, params)
+                return cursor.fetchall()
         except psycopg.Error as exc:
-            if driver.closed:  # type: ignore[union-attr]
-                pooled.invalidate()
             error = DBAPIError.instance(sql, params, exc, psycopg.Error)
             if not is_retryable(error) or attempt == RETRIES - 1:
                 raise error from exc
-        finally:
-            pooled.close()
         time.sleep(0.005 * 2**attempt)
     raise AssertionError("unreachable")  # pragma: no cover
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from psycopg.pq import TransactionStatus
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
@@ -147,7 +148,7 @@ class ThreadConnections:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._limit = engine.pool.size() // 2 if isinstance(engine.pool, QueuePool) else 0
         self._inherited: list[Any] = []
         self._reset()
@@ -163,18 +164,16 @@ class ThreadConnections:
 
     @contextmanager
     def connection(self) -> Iterator[PoolProxiedConnection]:
-        """This thread's connection, in autocommit; a broken one is dropped on the way out."""
+        """This thread's connection, in autocommit."""
         pooled = self._mine() or self._take()
-        kept = id(pooled) in self._held
         try:
             yield pooled
         finally:
-            if pooled.driver_connection.closed:  # type: ignore[union-attr]
-                pooled.invalidate()
-                self._drop(pooled)
-            elif not kept:
-                pooled.driver_connection.autocommit = False  # type: ignore[union-attr]
-                pooled.close()
+            driver = pooled.driver_connection
+            if driver.closed or driver.info.transaction_status != TransactionStatus.IDLE:  # type: ignore[union-attr]
+                self._give_back(pooled, broken=True)  # gone, or left mid-statement by an interruption
+            elif id(pooled) not in self._held:
+                self._give_back(pooled)
 
     def _mine(self) -> PoolProxiedConnection | None:
         if self._pid != os.getpid():  # a forked child: the parent's connections are not ours to use
@@ -186,17 +185,14 @@ class ThreadConnections:
         pooled, since = mine
         if time.monotonic() - since < self.MAX_AGE:
             return pooled  # type: ignore[no-any-return]
-        self._drop(pooled)
-        pooled.driver_connection.autocommit = False  # type: ignore[union-attr]
-        pooled.close()
+        self._give_back(pooled)
         return None
 
     def _take(self) -> PoolProxiedConnection:
         with self._lock:  # rare (a thread's first call): connecting under the lock keeps the count exact
-            for key, (thread, pooled) in list(self._held.items()):
+            for thread, pooled in list(self._held.values()):
                 if not thread.is_alive():
-                    del self._held[key]
-                    pooled.invalidate()  # its thread may have ended mid-statement
+                    self._give_back(pooled, broken=True)  # its thread may have ended mid-statement
             pooled = self._engine.raw_connection()
             pooled.driver_connection.autocommit = True  # type: ignore[union-attr]
             if len(self._held) < self._limit:
@@ -204,17 +200,20 @@ class ThreadConnections:
                 self._local.held = (pooled, time.monotonic())
         return pooled
 
-    def _drop(self, pooled: PoolProxiedConnection) -> None:
+    def _give_back(self, pooled: PoolProxiedConnection, *, broken: bool = False) -> None:
         with self._lock:
             self._held.pop(id(pooled), None)
         if getattr(self._local, "held", (None,))[0] is pooled:
             del self._local.held
+        if broken:
+            pooled.invalidate()
+        else:
+            pooled.driver_connection.autocommit = False  # type: ignore[union-attr]
+        pooled.close()
 
     def close(self) -> None:
-        with self._lock:
-            held, self._held = list(self._held.values()), {}
-        for _thread, pooled in held:
-            pooled.invalidate()
+        for _thread, pooled in list(self._held.values()):
+            self._give_back(pooled, broken=True)
 
 
 _THREAD_CONNECTIONS: weakref.WeakKeyDictionary[Engine, ThreadConnections] = weakref.WeakKeyDictionary()

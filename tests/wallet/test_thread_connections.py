@@ -5,7 +5,7 @@ import time
 
 from sqlalchemy import text
 
-from wallet.db import ThreadConnections, call_autocommit, make_engine
+from wallet.db import ThreadConnections, call_autocommit, make_engine, thread_connections
 
 BACKEND = "SELECT pg_backend_pid()"
 
@@ -96,4 +96,15 @@ def test_a_forked_child_does_not_use_its_parents_connections(postgres_url, monke
     child = _backend(engine)
     assert child != parent
     assert engine.pool.checkedout() == 2  # the parent's is neither used nor handed back to the pool
+    engine.dispose()
+
+
+def test_a_connection_left_inside_a_transaction_is_not_kept(postgres_url):
+    """As after a statement interrupted mid-flight: the next call must not inherit its state."""
+    engine = make_engine(postgres_url)
+    first = _backend(engine)
+    with thread_connections(engine).connection() as pooled:
+        pooled.driver_connection.execute("BEGIN")
+    assert _backend(engine) != first
+    assert engine.pool.checkedout() == 1
     engine.dispose()

@@ -39,16 +39,31 @@ def organization():
         yield found
 
 
+# Errors that say the emulator was slow to answer (the machine overloaded), not what the scan found.
+TRANSPORT_ERRORS = {"CallTimeout", "ReadTimeoutError", "ConnectTimeoutError", "EndpointConnectionError",
+                    "ConnectionClosedError"}
+
+
 @pytest.fixture(scope="module")
 def reference(organization, tmp_path_factory) -> dict[str, str]:
-    """The 20 members scanned by one `--organization` process: uid -> status."""
+    """The 20 members scanned by one `--organization` process: uid -> status. A scan whose calls timed
+    out is taken again (up to three times): compared id for id with the sharded scan, its ERROR findings
+    would read as a difference of sharding when they are one of machine load."""
     endpoint, org = organization
-    folder = tmp_path_factory.mktemp("reference")
-    db = f"sqlite:///{folder / 'c.db'}"
-    result = _cli("scan", "aws", "--organization", "--endpoint-url", endpoint, "--region", REGION,
-                  "--accounts", _accounts(org), "--db", db, "--out", str(folder / "out"), "--format", "ocsf")
-    assert result.exit_code == 1, result.output  # the open SSH groups fail
-    return _findings(db, Store(db).latest_scan_id())
+    slow: list[str] = []
+    for attempt in range(3):
+        folder = tmp_path_factory.mktemp(f"reference{attempt}")
+        db = f"sqlite:///{folder / 'c.db'}"
+        result = _cli("scan", "aws", "--organization", "--endpoint-url", endpoint, "--region", REGION,
+                      "--accounts", _accounts(org), "--db", db, "--out", str(folder / "out"),
+                      "--format", "ocsf")
+        assert result.exit_code == 1, result.output  # the open SSH groups fail
+        scan_id = str(Store(db).latest_scan_id())
+        scan = Store(db).load_scan(scan_id)
+        slow = [r.id for r in scan.evidence if r.error_code in TRANSPORT_ERRORS]
+        if not slow:
+            return _findings(db, scan_id)
+    raise AssertionError(f"three reference scans had calls time out (e.g. {slow[:3]}): machine overloaded")
 
 
 def _cli(*args: str, env: dict[str, str] | None = None):

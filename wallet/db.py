@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import threading
 import time
 import weakref
@@ -183,9 +184,12 @@ class ThreadConnections:
         if mine is None:
             return None
         pooled, since = mine
-        if time.monotonic() - since < self.MAX_AGE:
+        if _hung_up(pooled.driver_connection):
+            self._give_back(pooled, broken=True)
+        elif time.monotonic() - since < self.MAX_AGE:
             return pooled  # type: ignore[no-any-return]
-        self._give_back(pooled)
+        else:
+            self._give_back(pooled)
         return None
 
     def _take(self) -> PoolProxiedConnection:
@@ -214,6 +218,17 @@ class ThreadConnections:
     def close(self) -> None:
         for _thread, pooled in list(self._held.values()):
             self._give_back(pooled, broken=True)
+
+
+def _hung_up(driver: Any) -> bool:
+    """Whether the server has spoken on an idle connection, which it does only to end it (a restart,
+    pg_terminate_backend, an idle timeout): one poll of the socket, no round trip, so a connection
+    ended while its thread was idle costs no failed request."""
+    if driver.closed:
+        return True
+    poller = select.poll()
+    poller.register(driver.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
 
 
 _THREAD_CONNECTIONS: weakref.WeakKeyDictionary[Engine, ThreadConnections] = weakref.WeakKeyDictionary()

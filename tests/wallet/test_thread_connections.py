@@ -108,3 +108,13 @@ def test_a_connection_left_inside_a_transaction_is_not_kept(postgres_url):
     assert _backend(engine) != first
     assert engine.pool.checkedout() == 1
     engine.dispose()
+
+
+def test_a_connection_the_server_ended_while_idle_is_replaced_before_use(postgres_url):
+    engine = make_engine(postgres_url)
+    first = _backend(engine)
+    with make_engine(postgres_url).connect() as admin:
+        assert admin.execute(text(f"SELECT pg_terminate_backend({first}, 5000)")).scalar() is True
+    assert _backend(engine) != first  # no error: the ended connection was noticed, not used
+    assert engine.pool.checkedout() == 1
+    engine.dispose()

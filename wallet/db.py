@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from psycopg.pq import TransactionStatus
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 
@@ -34,9 +34,16 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    # No pre-ping: it costs a round trip per checkout. After a database restart one request per process
-    # fails, and SQLAlchemy then replaces the pool's older connections; recycling bounds their age.
-    return create_engine(url, pool_size=20, max_overflow=10, pool_recycle=1800)
+    # No pre-ping, which costs a round trip per checkout: a connection the server ended while it sat in
+    # the pool (a restart, a failover, an idle timeout) is found by looking at its socket instead.
+    engine = create_engine(url, pool_size=20, max_overflow=10, pool_recycle=1800)
+    event.listen(engine, "checkout", _refuse_hung_up)
+    return engine
+
+
+def _refuse_hung_up(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+    if _hung_up(dbapi_conn):  # the pool then replaces it and checks out again
+        raise DisconnectionError("the server ended this connection while it was idle")
 
 
 def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:

@@ -22,11 +22,9 @@ ANCHOR_EVERY = 2.0
 def seal_and_anchor(rt: Runtime) -> None:
     """Seal what is pending, then anchor the head (if it grew)."""
     with admin_session(rt.sessions) as session:
-        audit.seal_all(session, rt.audit_key)
-        try:
-            audit.anchor(session, rt.audit_key, rt.anchors)
-        finally:
-            session.commit()
+        audit.seal_all(session, rt.audit_key)  # commits each batch
+        audit.anchor(session, rt.audit_key, rt.anchors)
+        session.commit()  # releases the head row
 
 
 class Housekeeper:

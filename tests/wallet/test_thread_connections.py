@@ -118,3 +118,16 @@ def test_a_connection_the_server_ended_while_idle_is_replaced_before_use(postgre
     assert _backend(engine) != first  # no error: the ended connection was noticed, not used
     assert engine.pool.checkedout() == 1
     engine.dispose()
+
+
+def test_a_pooled_connection_the_server_ended_is_replaced_at_checkout(postgres_url):
+    """A restart or failover between requests costs no failed request: the pool looks at each
+    connection's socket when handing it out."""
+    engine = make_engine(postgres_url)
+    with engine.connect() as conn:
+        first = conn.execute(text(BACKEND)).scalar()
+    with make_engine(postgres_url).connect() as admin:
+        assert admin.execute(text(f"SELECT pg_terminate_backend({first}, 5000)")).scalar() is True
+    with engine.connect() as conn:
+        assert conn.execute(text(BACKEND)).scalar() != first
+    engine.dispose()

@@ -3,6 +3,7 @@ malformed requests over a socket. No card number may come back in a response or 
 logs or home directory; gunicorn's own error pages are problem JSON with the security headers; no
 `Server` banner; TLS 1.2+ with AEAD suites only."""
 
+import email.utils
 import json
 import os
 import socket
@@ -183,6 +184,17 @@ def test_app_responses_have_no_banner_and_no_card_number(served):
     ):
         assert r.status_code < 500 and "Server" not in r.headers
         assert VISA not in r.text and MASTERCARD not in r.text
+
+
+def test_responses_carry_the_current_date_and_say_whether_the_connection_stays(served):
+    url = f"https://127.0.0.1:{served['port']}/healthz"
+    kept = requests.get(url, verify=served["cert"])
+    closed = requests.get(url, verify=served["cert"], headers={"Connection": "close"})
+    for r in (kept, closed):
+        sent = email.utils.parsedate_to_datetime(r.headers["Date"])
+        assert abs(sent.timestamp() - time.time()) < 5 and r.headers["Date"].endswith(" GMT")
+    assert kept.headers["Connection"] == "keep-alive" and closed.headers["Connection"] == "close"
+    assert kept.raw.version == 11
 
 
 def test_tls_refuses_cbc_suites_and_old_versions(served):
@@ -474,3 +486,18 @@ def test_next_request_waits_briefly_for_a_kept_alive_connection():
         conn.parser.unreader.buf.write(b"GET")
         ours.recv(100)
         assert _next_request(conn)  # already read ahead into the buffer
+
+
+def test_a_workers_settings_are_read_once():
+    from gunicorn.config import Config
+
+    from wallet.gunicorn_hardened import SettledConfig
+
+    cfg = Config()
+    cfg.set("threads", 8)
+    settled = SettledConfig(cfg)
+    assert settled.threads == 8 and settled.keepalive == cfg.keepalive
+    cfg.set("threads", 3)  # the arbiter's copy may change on a reload; a running worker's does not
+    assert settled.threads == 8
+    with pytest.raises(AttributeError):
+        _ = settled.no_such_setting

@@ -147,7 +147,7 @@ class ThreadConnections:
 
     Checking a connection out of the pool, switching it to autocommit and back, and the pool's reset
     when it is returned cost about as much CPU as the transfer's one statement (measured in-process:
-    a transfer used 15-25% less CPU with the connection kept). A thread gives its connection back when
+    a transfer used 10-17% less CPU with the connection kept). A thread gives its connection back when
     it breaks, after MAX_AGE (so the pool's recycling still applies), and when the thread has ended
     (found at the next thread's first call). At most half the pool is held this way; beyond that a call
     checks a connection out for itself. `engine.dispose()` closes them all."""
@@ -229,8 +229,8 @@ class ThreadConnections:
 
 def _hung_up(driver: Any) -> bool:
     """Whether the server has spoken on an idle connection, which it does only to end it (a restart,
-    pg_terminate_backend, an idle timeout): one poll of the socket, no round trip, so a connection
-    ended while its thread was idle costs no failed request."""
+    pg_terminate_backend, an idle timeout; the wallet never LISTENs): one poll of the socket, no round
+    trip, so a connection ended while it was idle costs no failed request."""
     if driver.closed:
         return True
     poller = select.poll()

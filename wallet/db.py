@@ -281,7 +281,6 @@ def driver_execute(
     statement that is the whole transaction runs without BEGIN and COMMIT round trips, unless the
     connection is already inside a transaction."""
     import psycopg
-    from psycopg.pq import TransactionStatus
 
     driver = conn.connection.driver_connection
     if autocommit and driver.info.transaction_status == TransactionStatus.IDLE:  # type: ignore[union-attr]

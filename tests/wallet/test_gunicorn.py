@@ -395,14 +395,19 @@ def _connections_per_worker(served) -> list[int]:
     return [sum(os.readlink(fd) in sockets for fd in (w / "fd").iterdir()) for w in workers]
 
 
+def _probe(served, times: int = 6) -> None:
+    """Connect and hang up before any TLS handshake, as port probes and TCP health checks do."""
+    for _ in range(times):
+        socket.create_connection(("127.0.0.1", served["port"]), timeout=10).close()
+    time.sleep(0.5)
+
+
 def test_kept_alive_connections_are_spread_over_the_workers(served):
     """A kept-alive connection stays with the worker that accepted it: eight clients arriving one after
     another end up four and four on the two workers, not piled on whichever woke first. Connections
     dropped before their TLS handshake (port probes, health checks) come first: gthread counted each
     of those out twice, and a worker's count, once low, let it take more than its share for good."""
-    for _ in range(6):
-        socket.create_connection(("127.0.0.1", served["port"]), timeout=10).close()
-    time.sleep(0.5)
+    _probe(served)
     connections: list[tuple[ssl.SSLSocket, bytearray]] = []
     try:
         before = _connections_per_worker(served)
@@ -424,9 +429,7 @@ def test_a_new_connection_is_answered_while_every_thread_has_a_busy_client(serve
     and a new connection's TLS handshake timed out (seconds of waiting, seen in the benchmark)."""
     import threading
 
-    for _ in range(6):
-        socket.create_connection(("127.0.0.1", served["port"]), timeout=10).close()
-    time.sleep(0.5)
+    _probe(served)
     stop = threading.Event()
 
     def busy() -> None:

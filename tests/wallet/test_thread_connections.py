@@ -30,6 +30,14 @@ def _in_threads(engine, count: int) -> list[int]:
     return pids
 
 
+def _terminate(url: str, pid: int) -> None:
+    """End a backend from another session, as a restart or an administrator would."""
+    admin = make_engine(url)
+    with admin.connect() as conn:
+        assert conn.execute(text(f"SELECT pg_terminate_backend({pid}, 5000)")).scalar() is True
+    admin.dispose()
+
+
 def _sessions(engine, expected: int) -> int:
     """Other sessions on the database, once it has `expected` (a closed session's backend exits a
     moment after its client hangs up), or after five seconds."""
@@ -113,8 +121,7 @@ def test_a_connection_left_inside_a_transaction_is_not_kept(postgres_url):
 def test_a_connection_the_server_ended_while_idle_is_replaced_before_use(postgres_url):
     engine = make_engine(postgres_url)
     first = _backend(engine)
-    with make_engine(postgres_url).connect() as admin:
-        assert admin.execute(text(f"SELECT pg_terminate_backend({first}, 5000)")).scalar() is True
+    _terminate(postgres_url, first)
     assert _backend(engine) != first  # no error: the ended connection was noticed, not used
     assert engine.pool.checkedout() == 1
     engine.dispose()
@@ -126,8 +133,7 @@ def test_a_pooled_connection_the_server_ended_is_replaced_at_checkout(postgres_u
     engine = make_engine(postgres_url)
     with engine.connect() as conn:
         first = conn.execute(text(BACKEND)).scalar()
-    with make_engine(postgres_url).connect() as admin:
-        assert admin.execute(text(f"SELECT pg_terminate_backend({first}, 5000)")).scalar() is True
+    _terminate(postgres_url, first)
     with engine.connect() as conn:
         assert conn.execute(text(BACKEND)).scalar() != first
     engine.dispose()

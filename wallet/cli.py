@@ -88,6 +88,19 @@ def _engine(config: Config) -> Engine:
     return make_engine(config.db_url)
 
 
+def _require_current_schema(url: str) -> None:
+    """Refuse to start on a database that is missing or behind, without creating it: connecting to a
+    SQLite path that does not exist would make an empty file there."""
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        raise ConfigError(f"no database at {url.removeprefix('sqlite:///')}; run `wallet db upgrade` first")
+    engine = make_engine(url)
+    try:
+        if not migrate.is_current(engine):
+            raise ConfigError("the database schema is not current; run `wallet db upgrade` first")
+    finally:
+        engine.dispose()
+
+
 def _sessions(config: Config) -> sessionmaker[Session]:
     return session_factory(_engine(config))
 
@@ -254,14 +267,13 @@ def serve_cmd(
     workers = workers or serving.usable_cpus()
     if self_signed == (tls_cert is not None or tls_key is not None):
         raise ConfigError("give either --tls-cert and --tls-key, or --self-signed")
+    if not self_signed and (
+        tls_cert is None or tls_key is None or not tls_cert.is_file() or not tls_key.is_file()
+    ):
+        raise ConfigError("--tls-cert and --tls-key must both name readable files")
+    _require_current_schema(config.db_url)  # before anything is written to the home
     if self_signed:
         tls_cert, tls_key = serving.self_signed(config.home_dir / "tls", ("localhost", host))
-    elif tls_cert is None or tls_key is None or not tls_cert.is_file() or not tls_key.is_file():
-        raise ConfigError("--tls-cert and --tls-key must both name readable files")
-    engine = _engine(config)
-    if not migrate.is_current(engine):
-        raise ConfigError("the database schema is not current; run `wallet db upgrade` first")
-    engine.dispose()
     typer.echo(f"wallet serving https://{host}:{port} (TLS 1.2+)", err=True)
     flask_app = create_app(config)
     options = serving.gunicorn_options(host, port, tls_cert, tls_key, workers, threads, access_log=access_log)

@@ -66,12 +66,30 @@ def test_uninitialised_database(env):
         assert result.exit_code == 2 and "wallet db upgrade" in result.output
 
 
-def test_serve_refuses_stale_schema(env, tmp_path):
-    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+def test_serve_refuses_stale_schema(env, tmp_path, monkeypatch):
+    cert, key, db = tmp_path / "c.pem", tmp_path / "k.pem", tmp_path / "old.db"
     cert.write_text("x")
     key.write_text("x")
+    db.touch()  # a database that exists but was never upgraded
+    monkeypatch.setenv("WALLET_DATABASE_URL", f"sqlite:///{db}")
     result = run("serve", "--tls-cert", str(cert), "--tls-key", str(key))
     assert result.exit_code == 2 and "schema is not current" in result.output
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (None, "no database at"),  # the default SQLite file in the home, never created
+        ("postgresql+psycopg://nobody@127.0.0.1:1/none", "unreachable"),
+    ],
+)
+def test_serve_without_a_database_writes_nothing(env, monkeypatch, url, message):
+    if url:
+        monkeypatch.setenv("WALLET_DATABASE_URL", url)
+    result = run("serve", "--self-signed")
+    assert result.exit_code == 2 and message in result.output and "wallet db upgrade" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert not env.exists() or not any(env.rglob("*"))  # no certificate, no empty database file
 
 
 def test_bad_config(env, monkeypatch):
